@@ -1,0 +1,312 @@
+package conversation
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// DispatcherConfig tunes the Dispatcher. Zero values take the defaults.
+type DispatcherConfig struct {
+	Workers      int           // concurrent conversations being delivered (default 32)
+	LeaseTTL     time.Duration // delivery lease per conversation (default 30s)
+	MaxAttempts  int           // tries per message before it is dead-lettered (default 8)
+	BaseBackoff  time.Duration // first retry delay, doubled per attempt (default 200ms)
+	MaxBackoff   time.Duration // cap on the retry delay (default 30s)
+	PollInterval time.Duration // how often the backlog is scanned for leftovers (default 2s)
+	// Grace is how old a backlog entry must be before the poller picks it
+	// up, so fresh commits are left to the replica that made them (default 3s).
+	Grace  time.Duration
+	Logger *slog.Logger
+}
+
+func (c DispatcherConfig) withDefaults() DispatcherConfig {
+	if c.Workers <= 0 {
+		c.Workers = 32
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 30 * time.Second
+	}
+	if c.MaxAttempts <= 0 {
+		c.MaxAttempts = 8
+	}
+	if c.BaseBackoff <= 0 {
+		c.BaseBackoff = 200 * time.Millisecond
+	}
+	if c.MaxBackoff <= 0 {
+		c.MaxBackoff = 30 * time.Second
+	}
+	if c.PollInterval <= 0 {
+		c.PollInterval = 2 * time.Second
+	}
+	if c.Grace <= 0 {
+		c.Grace = 3 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Dispatcher delivers committed outbound messages through the registered
+// channel Senders: per conversation in order, under a delivery lease so
+// only one replica delivers a conversation at a time, with retries and
+// backoff for Unavailable errors. A message is acked only after its Sender
+// returned nil; a crash in between means one more Send with the same ID,
+// which Senders treat as an idempotency key.
+type Dispatcher struct {
+	store   Store
+	cfg     DispatcherConfig
+	mu      sync.Mutex
+	senders map[Channel]Sender
+	queued  map[string]bool // key is in queue
+	active  map[string]bool // key is being delivered by a worker here
+	dirty   map[string]bool // key was notified while active
+	queue   []string
+	wake    chan struct{}
+	tries   map[string]int // outbound id → failed attempts
+}
+
+// NewDispatcher returns a dispatcher over store. Register senders, then Run.
+func NewDispatcher(store Store, cfg DispatcherConfig) *Dispatcher {
+	return &Dispatcher{
+		store:   store,
+		cfg:     cfg.withDefaults(),
+		senders: make(map[Channel]Sender),
+		queued:  make(map[string]bool),
+		active:  make(map[string]bool),
+		dirty:   make(map[string]bool),
+		wake:    make(chan struct{}, 1),
+		tries:   make(map[string]int),
+	}
+}
+
+// Register sets the Sender for a channel, replacing any earlier one.
+func (d *Dispatcher) Register(ch Channel, s Sender) {
+	d.mu.Lock()
+	d.senders[ch] = s
+	d.mu.Unlock()
+}
+
+// Notify schedules delivery of key's outbox. It never blocks.
+func (d *Dispatcher) Notify(key string) {
+	d.mu.Lock()
+	switch {
+	case d.active[key]:
+		d.dirty[key] = true
+	case !d.queued[key]:
+		d.queued[key] = true
+		d.queue = append(d.queue, key)
+	}
+	d.mu.Unlock()
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers until ctx is done, then waits for in-flight deliveries.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for i := 0; i < d.cfg.Workers; i++ {
+		wg.Go(func() { d.work(ctx) })
+	}
+	wg.Go(func() { d.poll(ctx) })
+	wg.Wait()
+	return nil
+}
+
+func (d *Dispatcher) next(ctx context.Context) (string, bool) {
+	for {
+		d.mu.Lock()
+		if len(d.queue) > 0 {
+			key := d.queue[0]
+			d.queue[0] = ""
+			d.queue = d.queue[1:]
+			delete(d.queued, key)
+			d.active[key] = true
+			more := len(d.queue) > 0
+			d.mu.Unlock()
+			if more { // let another worker pick the next key
+				select {
+				case d.wake <- struct{}{}:
+				default:
+				}
+			}
+			return key, true
+		}
+		d.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return "", false
+		case <-d.wake:
+		}
+	}
+}
+
+func (d *Dispatcher) work(ctx context.Context) {
+	for {
+		key, ok := d.next(ctx)
+		if !ok {
+			return
+		}
+		retry := d.deliver(ctx, key)
+		d.mu.Lock()
+		delete(d.active, key)
+		again := d.dirty[key]
+		delete(d.dirty, key)
+		d.mu.Unlock()
+		switch {
+		case again:
+			d.Notify(key)
+		case retry > 0:
+			time.AfterFunc(retry, func() { d.Notify(key) })
+		}
+	}
+}
+
+func (d *Dispatcher) poll(ctx context.Context) {
+	t := time.NewTicker(d.cfg.PollInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		keys, err := d.store.Backlog(ctx, time.Now().Add(-d.cfg.Grace), 512)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.cfg.Logger.Warn("outbox backlog scan failed", "err", err)
+			}
+			continue
+		}
+		for _, k := range keys {
+			d.Notify(k)
+		}
+	}
+}
+
+// deliver sends key's pending messages in order. It returns a delay after
+// which the key must be tried again, or 0 when nothing is left to do.
+func (d *Dispatcher) deliver(ctx context.Context, key string) time.Duration {
+	lease, err := d.store.Acquire(ctx, "deliver/"+key, d.cfg.LeaseTTL)
+	if errors.Is(err, ErrLeaseHeld) {
+		return d.cfg.Grace // someone else is delivering; check back later
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			d.cfg.Logger.Warn("outbox lease failed", "conversation", key, "err", err)
+		}
+		return d.cfg.BaseBackoff
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		_ = d.store.Release(rctx, lease)
+		cancel()
+	}()
+	deadline := lease.Expires.Add(-d.cfg.LeaseTTL / 4)
+	for {
+		pending, err := d.store.Pending(ctx, key, 64)
+		if err != nil {
+			if ctx.Err() == nil {
+				d.cfg.Logger.Warn("outbox read failed", "conversation", key, "err", err)
+			}
+			return d.cfg.BaseBackoff
+		}
+		if len(pending) == 0 {
+			if err := d.store.Settle(ctx, key); err != nil && ctx.Err() == nil {
+				d.cfg.Logger.Warn("outbox settle failed", "conversation", key, "err", err)
+			}
+			return 0
+		}
+		for _, o := range pending {
+			if time.Now().After(deadline) {
+				return time.Millisecond // lease nearly over: start again with a fresh one
+			}
+			if wait := d.send(ctx, o); wait > 0 {
+				return wait
+			}
+			if err := d.store.Ack(ctx, key, o.ID); err != nil {
+				if ctx.Err() == nil {
+					d.cfg.Logger.Warn("outbox ack failed", "conversation", key, "err", err)
+				}
+				return d.cfg.BaseBackoff
+			}
+		}
+	}
+}
+
+// send makes one attempt. It returns 0 when the message is done with
+// (delivered or dead-lettered) and a backoff delay otherwise.
+func (d *Dispatcher) send(ctx context.Context, o Outbound) time.Duration {
+	d.mu.Lock()
+	s := d.senders[o.Channel]
+	d.mu.Unlock()
+	var err error
+	if s == nil {
+		err = Errorf(Invalid, "no sender registered for channel %q", o.Channel)
+	} else {
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err = s.Send(sctx, o)
+		cancel()
+	}
+	if err == nil {
+		d.forget(o.ID)
+		return 0
+	}
+	if ctx.Err() != nil {
+		return d.cfg.BaseBackoff
+	}
+	d.mu.Lock()
+	d.tries[o.ID]++
+	n := d.tries[o.ID]
+	d.mu.Unlock()
+	code := ErrorCode(err)
+	if code == Unavailable && n < d.cfg.MaxAttempts {
+		wait := d.cfg.BaseBackoff << (n - 1)
+		if ra := RetryAfter(err); ra > wait {
+			wait = ra
+		}
+		if wait > d.cfg.MaxBackoff || wait <= 0 {
+			wait = d.cfg.MaxBackoff
+		}
+		d.cfg.Logger.Info("delivery failed, will retry", "conversation", o.ConversationKey, "channel", o.Channel, "attempt", n, "retry_in", wait, "err", err)
+		return wait
+	}
+	d.cfg.Logger.Error("delivery failed permanently, dropping message", "conversation", o.ConversationKey, "channel", o.Channel, "outbound", o.ID, "attempts", n, "code", code, "err", err)
+	d.forget(o.ID)
+	return 0
+}
+
+func (d *Dispatcher) forget(id string) {
+	d.mu.Lock()
+	delete(d.tries, id)
+	d.mu.Unlock()
+}
+
+// RetryAfterError is an Unavailable error that carries the platform's
+// requested delay (HTTP 429 Retry-After, Telegram retry_after).
+type RetryAfterError struct {
+	After time.Duration
+	Err   error
+}
+
+func (e *RetryAfterError) Error() string {
+	return "retry after " + e.After.String() + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause; its code should be Unavailable.
+func (e *RetryAfterError) Unwrap() error { return e.Err }
+
+// RetryAfter returns the delay requested by a RetryAfterError in err's
+// chain, or 0.
+func RetryAfter(err error) time.Duration {
+	var ra *RetryAfterError
+	if errors.As(err, &ra) {
+		return ra.After
+	}
+	return 0
+}

@@ -1,0 +1,381 @@
+package conversation
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+)
+
+// EngineConfig tunes the Engine. Zero values take the defaults.
+type EngineConfig struct {
+	// LeaseTTL bounds how long one turn may hold a conversation (default 15s).
+	// A turn that takes longer loses its lease and is not committed; the
+	// platform's retry (or the caller) handles the message again.
+	LeaseTTL time.Duration
+	// LockWait is how long Handle waits for a lease held by another replica
+	// (default 10s).
+	LockWait time.Duration
+	// MaxHistory caps the stored history per conversation (default 100 turns).
+	MaxHistory int
+	// HandoffAfterNotHelpful hands off after this many "not helpful" clicks (default 2).
+	HandoffAfterNotHelpful int
+	Texts                  Texts
+	Logger                 *slog.Logger
+	// Now is the clock (default time.Now); tests inject a fake.
+	Now func() time.Time
+}
+
+func (c EngineConfig) withDefaults() EngineConfig {
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = 15 * time.Second
+	}
+	if c.LockWait <= 0 {
+		c.LockWait = 10 * time.Second
+	}
+	if c.MaxHistory <= 0 {
+		c.MaxHistory = 100
+	}
+	if c.HandoffAfterNotHelpful <= 0 {
+		c.HandoffAfterNotHelpful = 2
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.Texts = c.Texts.withDefaults()
+	return c
+}
+
+// Result tells the caller of Handle what happened.
+type Result struct {
+	// Duplicate is true when the message had been handled before; nothing
+	// was written and nothing is sent again.
+	Duplicate bool
+	Phase     Phase
+	// Outbound is what this turn committed for delivery.
+	Outbound []Outbound
+}
+
+// Engine handles turns. It is safe for concurrent use by many goroutines
+// and by many replicas sharing one Store.
+type Engine struct {
+	store     Store
+	knowledge Knowledge
+	handoff   Handoff
+	cfg       EngineConfig
+	local     keyLock
+	notify    func(key string)
+}
+
+// NewEngine returns an engine over the given ports. knowledge and handoff
+// may be nil (the bot then never answers, or never hands off).
+func NewEngine(store Store, knowledge Knowledge, handoff Handoff, cfg EngineConfig) *Engine {
+	return &Engine{store: store, knowledge: knowledge, handoff: handoff, cfg: cfg.withDefaults(), notify: func(string) {}}
+}
+
+// OnCommit sets a function called with the conversation key after every
+// successful commit, typically Dispatcher.Notify. Call before Handle.
+func (e *Engine) OnCommit(f func(key string)) { e.notify = f }
+
+// Store returns the engine's store (for read-only views such as history).
+func (e *Engine) Store() Store { return e.store }
+
+// Handle runs one turn for m: dedupe, lease, load, decide, commit. When it
+// returns nil the reply effect is durably committed (delivery follows
+// asynchronously); when it returns an error nothing was committed and the
+// message may be handed in again. Errors: Invalid (bad message), Conflict
+// (lease not obtained in time), Unavailable (store down), or ctx's error.
+func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
+	if err := m.Validate(); err != nil {
+		return Result{}, err
+	}
+	now := e.cfg.Now()
+	if m.ReceivedAt.IsZero() {
+		m.ReceivedAt = now
+	}
+	key := m.ConversationKey
+
+	unlock, err := e.local.lock(ctx, key)
+	if err != nil {
+		return Result{}, fmt.Errorf("wait for conversation %s: %w", key, err)
+	}
+	defer unlock()
+
+	seen, err := e.store.Seen(ctx, key, m.DedupeKey)
+	if err != nil {
+		return Result{}, fmt.Errorf("dedupe check for %s: %w", key, err)
+	}
+	if seen {
+		return Result{Duplicate: true}, nil
+	}
+
+	lease, err := e.acquire(ctx, key)
+	if err != nil {
+		return Result{}, err
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// Best effort: an unreleased lease expires after LeaseTTL.
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+			defer cancel()
+			_ = e.store.Release(rctx, lease)
+		}
+	}()
+
+	conv, err := e.store.Load(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		conv = NewConversation(&m, now)
+	case err != nil:
+		return Result{}, fmt.Errorf("load conversation %s: %w", key, err)
+	}
+
+	t := turn{e: e, conv: conv, msg: &m, now: now}
+	if err := t.decide(ctx); err != nil {
+		return Result{}, err
+	}
+	conv.UpdatedAt = now
+	conv.Turns++
+
+	// Never commit after our lease ran out: another replica may own it.
+	if ctx.Err() != nil {
+		return Result{}, ctx.Err()
+	}
+	err = e.store.Commit(ctx, lease, Commit{Conversation: conv, DedupeKey: m.DedupeKey, Events: t.events, Outbound: t.out})
+	if errors.Is(err, ErrDuplicate) {
+		return Result{Duplicate: true}, nil
+	}
+	if err != nil {
+		return Result{}, fmt.Errorf("commit conversation %s: %w", key, err)
+	}
+	committed = true
+	e.notify(key)
+	e.cfg.Logger.Debug("turn committed", "conversation", key, "phase", conv.Phase, "outbound", len(t.out))
+	return Result{Phase: conv.Phase, Outbound: t.out}, nil
+}
+
+// acquire takes the conversation lease, waiting with backoff while another
+// replica holds it.
+func (e *Engine) acquire(ctx context.Context, key string) (Lease, error) {
+	deadline := time.Now().Add(e.cfg.LockWait)
+	wait := 2 * time.Millisecond
+	for {
+		l, err := e.store.Acquire(ctx, key, e.cfg.LeaseTTL)
+		if err == nil {
+			return l, nil
+		}
+		if !errors.Is(err, ErrLeaseHeld) {
+			return Lease{}, fmt.Errorf("lease conversation %s: %w", key, err)
+		}
+		if time.Now().After(deadline) {
+			return Lease{}, fmt.Errorf("lease conversation %s: still held after %s: %w", key, e.cfg.LockWait, err)
+		}
+		select {
+		case <-ctx.Done():
+			return Lease{}, ctx.Err()
+		case <-time.After(wait):
+		}
+		if wait < 200*time.Millisecond {
+			wait *= 2
+		}
+	}
+}
+
+// turn is the decision step of one Handle call: it mutates conv and
+// collects events and outbound messages; it performs no writes.
+type turn struct {
+	e      *Engine
+	conv   *Conversation
+	msg    *Message
+	now    time.Time
+	events []Event
+	out    []Outbound
+}
+
+func (t *turn) event(typ EventType, kv ...string) {
+	ev := Event{Type: typ, ConversationKey: t.conv.Key, At: t.now}
+	if len(kv) > 0 {
+		ev.Data = make(map[string]string, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			ev.Data[kv[i]] = kv[i+1]
+		}
+	}
+	t.events = append(t.events, ev)
+}
+
+// reply queues a message to the customer, in the thread the message came from.
+func (t *turn) reply(kind OutboundKind, text string, cites []Citation, buttons []Button) {
+	o := Outbound{
+		ID:              outboundID(t.conv.Key, t.msg.DedupeKey, len(t.out)),
+		ConversationKey: t.conv.Key,
+		Channel:         t.msg.Channel,
+		ThreadKey:       t.msg.ThreadKey,
+		ReplyTo:         t.msg.PlatformMsgID,
+		Recipient:       t.msg.User.ID,
+		Kind:            kind,
+		Text:            text,
+		Citations:       cites,
+		Buttons:         buttons,
+		InReplyTo:       t.msg.DedupeKey,
+		CreatedAt:       t.now,
+	}
+	t.out = append(t.out, o)
+	t.conv.Append(Turn{Role: RoleBot, Text: text, At: t.now, MessageID: o.ID, Kind: kind, Citations: cites}, t.e.cfg.MaxHistory)
+}
+
+// staff queues messages produced by the Handoff port, giving them stable ids.
+func (t *turn) staff(outs []Outbound) {
+	for _, o := range outs {
+		o.ID = outboundID(t.conv.Key, t.msg.DedupeKey, len(t.out))
+		o.ConversationKey = t.conv.Key
+		if o.Kind == "" {
+			o.Kind = KindStaff
+		}
+		o.InReplyTo = t.msg.DedupeKey
+		o.CreatedAt = t.now
+		t.out = append(t.out, o)
+	}
+}
+
+func outboundID(key, dedupe string, i int) string {
+	h := sha256.Sum256([]byte(key + "\x00" + dedupe + "\x00" + strconv.Itoa(i)))
+	return "o_" + hex.EncodeToString(h[:12])
+}
+
+func (t *turn) setPhase(p Phase) {
+	if t.conv.Phase != p {
+		t.event(EventPhaseChanged, "from", string(t.conv.Phase), "to", string(p))
+		t.conv.Phase = p
+	}
+}
+
+func (t *turn) decide(ctx context.Context) error {
+	m, c, tx := t.msg, t.conv, t.e.cfg.Texts
+	c.Append(Turn{Role: RoleCustomer, Text: m.Text, At: m.ReceivedAt, MessageID: m.DedupeKey, Action: m.Action, AuthorName: m.User.DisplayName}, t.e.cfg.MaxHistory)
+	if m.User.DisplayName != "" || m.User.Email != "" {
+		c.User = m.User
+	}
+	t.event(EventMessageReceived, "channel", string(m.Channel))
+
+	if c.Phase == PhaseResolved {
+		t.setPhase(PhaseBot)
+	}
+	if c.Phase.HumanOwned() {
+		return t.relay(ctx)
+	}
+
+	if a := m.Action; a != nil {
+		switch a.ID {
+		case ActionHelpful:
+			c.NotHelpful, c.Unanswered = 0, 0
+			t.event(EventFeedback, "value", "helpful")
+			t.reply(KindNotice, tx.Helpful, nil, nil)
+			return nil
+		case ActionNotHelpful:
+			c.NotHelpful++
+			t.event(EventFeedback, "value", "not_helpful")
+			if c.NotHelpful >= t.e.cfg.HandoffAfterNotHelpful {
+				return t.handOff(ctx, "not_helpful")
+			}
+			t.reply(KindNotice, tx.NotHelpful, nil, []Button{t.humanButton()})
+			return nil
+		case ActionHuman:
+			return t.handOff(ctx, "customer_request")
+		}
+		// Unknown actions fall through and are treated as text (buttons
+		// from older messages, free-form quick replies).
+	}
+	if tx.asksForHuman(m.Text) {
+		return t.handOff(ctx, "customer_request")
+	}
+	return t.answer(ctx)
+}
+
+func (t *turn) humanButton() Button {
+	return Button{Action: Action{ID: ActionHuman}, Label: t.e.cfg.Texts.ButtonHuman}
+}
+
+func (t *turn) answer(ctx context.Context) error {
+	tx := t.e.cfg.Texts
+	text := t.msg.Text
+	if text == "" && t.msg.Action != nil {
+		text = t.msg.Action.Value
+	}
+	if t.e.knowledge == nil || text == "" {
+		t.conv.Unanswered++
+		t.event(EventNotSure, "reason", "no_knowledge")
+		t.reply(KindNotSure, tx.NotSure, nil, []Button{t.humanButton()})
+		return nil
+	}
+	ans, err := t.e.knowledge.Answer(ctx, Query{Text: text, Channel: t.msg.Channel, Locale: t.msg.User.Locale, History: t.conv.History})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		t.e.cfg.Logger.Warn("knowledge unavailable", "conversation", t.conv.Key, "err", err)
+		t.event(EventNotSure, "reason", "knowledge_error", "code", string(ErrorCode(err)))
+		t.reply(KindNotSure, tx.Unavailable, nil, []Button{t.humanButton()})
+		return nil
+	}
+	score := strconv.FormatFloat(ans.Score, 'f', 3, 64)
+	if !ans.Confident || ans.Text == "" {
+		t.conv.Unanswered++
+		t.event(EventNotSure, "reason", "low_score", "score", score)
+		t.reply(KindNotSure, tx.NotSure, nil, []Button{t.humanButton()})
+		return nil
+	}
+	t.conv.Unanswered = 0
+	ev := []string{"score", score}
+	if len(ans.Citations) > 0 {
+		ev = append(ev, "source", ans.Citations[0].Source)
+	}
+	t.event(EventAnswered, ev...)
+	t.reply(KindAnswer, ans.Text, ans.Citations, []Button{
+		{Action: Action{ID: ActionHelpful}, Label: tx.ButtonHelpful},
+		{Action: Action{ID: ActionNotHelpful}, Label: tx.ButtonNotHelp},
+		t.humanButton(),
+	})
+	return nil
+}
+
+func (t *turn) handOff(ctx context.Context, reason string) error {
+	if t.e.handoff == nil {
+		t.event(EventNotSure, "reason", "no_handoff")
+		t.reply(KindNotSure, t.e.cfg.Texts.NotSure, nil, nil)
+		return nil
+	}
+	tk, outs, err := t.e.handoff.Open(ctx, HandoffRequest{Conversation: t.conv, Reason: reason})
+	if err != nil {
+		return fmt.Errorf("open ticket for %s: %w", t.conv.Key, err)
+	}
+	t.conv.Ticket = tk.ID
+	t.conv.Unanswered, t.conv.NotHelpful = 0, 0
+	t.setPhase(PhaseAwaitingAgent)
+	t.event(EventHandoff, "reason", reason, "ticket", tk.ID, "team", tk.Team, "priority", tk.Priority)
+	t.reply(KindHandoff, fillTicket(t.e.cfg.Texts.HandoffOpened, tk), nil, nil)
+	t.staff(outs)
+	return nil
+}
+
+// relay forwards a customer message of a human-owned conversation to the
+// staff channel; the bot itself stays silent.
+func (t *turn) relay(ctx context.Context) error {
+	if t.e.handoff == nil {
+		return Errorf(Internal, "conversation %s is human-owned but no handoff is configured", t.conv.Key)
+	}
+	outs, err := t.e.handoff.Relay(ctx, t.conv, t.msg)
+	if err != nil {
+		return fmt.Errorf("relay %s to staff: %w", t.conv.Key, err)
+	}
+	t.event(EventRelayed, "ticket", t.conv.Ticket)
+	t.staff(outs)
+	return nil
+}

@@ -1,0 +1,160 @@
+package conversation
+
+import (
+	"context"
+	"time"
+)
+
+// Lease is the right to change one conversation until Expires. Token is a
+// fencing token: it grows with every Acquire of the same key, and a store
+// rejects a Commit whose lease is no longer the current one.
+type Lease struct {
+	Key     string    `json:"key"`
+	Token   uint64    `json:"token"`
+	Expires time.Time `json:"expires"`
+}
+
+// Locker hands out per-key leases (conversation turns, outbox delivery).
+// Leases work across goroutines and, for shared stores, across replicas.
+type Locker interface {
+	// Acquire takes the lease on key for ttl. It returns ErrLeaseHeld
+	// (Conflict) when another holder has it, Unavailable when the store is down.
+	Acquire(ctx context.Context, key string, ttl time.Duration) (Lease, error)
+	// Release gives the lease up early. Releasing a lease that expired or was
+	// taken over is not an error (nothing happens).
+	Release(ctx context.Context, l Lease) error
+}
+
+// Dedup answers whether a message was handled before.
+type Dedup interface {
+	// Seen reports whether dedupeKey was committed for conversation key.
+	Seen(ctx context.Context, key, dedupeKey string) (bool, error)
+}
+
+// Commit is everything one turn writes, applied atomically by Store.Commit.
+type Commit struct {
+	// Conversation is the new state. Its Version must equal the stored
+	// version (0 for a new conversation); the store saves Version+1 and
+	// updates the caller's value on success.
+	Conversation *Conversation
+	// DedupeKey is marked as seen; if it was seen already the commit is
+	// rejected with ErrDuplicate. Empty for commits not caused by a message.
+	DedupeKey string
+	Events    []Event
+	Outbound  []Outbound
+}
+
+// Outbox holds outbound messages between commit and delivery.
+type Outbox interface {
+	// Pending returns up to limit undelivered messages of one conversation,
+	// oldest first.
+	Pending(ctx context.Context, key string, limit int) ([]Outbound, error)
+	// Ack removes a delivered (or dead-lettered) message. Acking an unknown
+	// id is not an error.
+	Ack(ctx context.Context, key, id string) error
+	// Backlog returns up to limit conversation keys that may have pending
+	// outbound messages and were last committed before olderThan, so a
+	// dispatcher can pick up what a crashed replica left behind.
+	Backlog(ctx context.Context, olderThan time.Time, limit int) ([]string, error)
+	// Settle removes key from the backlog when it has no pending messages
+	// and nothing was committed to it since it was read; a concurrent
+	// commit keeps it in the backlog.
+	Settle(ctx context.Context, key string) error
+}
+
+// Store persists conversations, leases, dedupe marks, events and the
+// outbox. Implementations: conversation/redisstore, conversation/boltstore.
+// Every implementation must pass conversation/storetest.
+type Store interface {
+	Locker
+	Dedup
+	Outbox
+	// Load returns the stored conversation or ErrNotFound.
+	Load(ctx context.Context, key string) (*Conversation, error)
+	// Commit applies c atomically under lease l and, on success, releases l.
+	// Errors: ErrLeaseLost when l is not the current lease of
+	// c.Conversation.Key, ErrStaleVersion, ErrDuplicate, Invalid for a
+	// malformed commit, Unavailable. On error nothing was written and the
+	// lease is still held (if it was).
+	Commit(ctx context.Context, l Lease, c Commit) error
+	// Events returns up to limit of the newest events of one conversation,
+	// oldest first.
+	Events(ctx context.Context, key string, limit int) ([]Event, error)
+	// NextSequence returns the next value (1, 2, …) of a named counter, for
+	// human-friendly ids such as ticket numbers.
+	NextSequence(ctx context.Context, name string) (uint64, error)
+	// Ping reports whether the store is reachable (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Query is what the engine asks knowledge.
+type Query struct {
+	Text    string
+	Channel Channel
+	Locale  string
+	// History is the conversation so far (read-only), for follow-up questions.
+	History []Turn
+}
+
+// Answer is what knowledge found for a Query.
+type Answer struct {
+	Text      string
+	Citations []Citation
+	// Score is the answerability score in [0,1]; Confident is Score measured
+	// against the knowledge base's calibrated threshold.
+	Score     float64
+	Confident bool
+}
+
+// Knowledge answers questions from the organisation's documents.
+// Implementation: package knowledge.
+type Knowledge interface {
+	// Answer returns the best answer for q. A query with nothing relevant
+	// returns an Answer with Confident == false, not an error. Errors:
+	// Unavailable (index not loaded, provider down), Invalid.
+	Answer(ctx context.Context, q Query) (Answer, error)
+}
+
+// Ticket is the handoff record a human agent works on.
+type Ticket struct {
+	ID       string `json:"id"`
+	Status   string `json:"status"`
+	Priority string `json:"priority"`
+	Team     string `json:"team"`
+	Assignee string `json:"assignee,omitempty"`
+}
+
+// HandoffRequest is what the engine passes when a thread goes to a human.
+type HandoffRequest struct {
+	Conversation *Conversation // read-only
+	Reason       string        // e.g. "customer_request", "not_sure", "not_helpful"
+}
+
+// Handoff opens tickets and tells the staff channel. It must not deliver
+// anything itself: what it wants posted is returned as Outbound messages,
+// which the engine commits atomically with the state.
+// Implementation: package handoff.
+type Handoff interface {
+	// Open creates a ticket for the request and returns the messages to post
+	// into the staff channel. Errors: Unavailable.
+	Open(ctx context.Context, r HandoffRequest) (Ticket, []Outbound, error)
+	// Relay returns the staff-channel messages that forward a customer
+	// message of a human-owned conversation.
+	Relay(ctx context.Context, c *Conversation, m *Message) ([]Outbound, error)
+}
+
+// Sender delivers outbound messages to one channel.
+type Sender interface {
+	// Send delivers o. Implementations must treat o.ID as an idempotency
+	// key where the platform allows. Errors: Unavailable (retried with
+	// backoff), anything else is permanent and the message is dead-lettered.
+	Send(ctx context.Context, o Outbound) error
+}
+
+// SenderFunc adapts a function to Sender.
+type SenderFunc func(ctx context.Context, o Outbound) error
+
+// Send calls f.
+func (f SenderFunc) Send(ctx context.Context, o Outbound) error { return f(ctx, o) }

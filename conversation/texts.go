@@ -1,0 +1,80 @@
+package conversation
+
+import "strings"
+
+// Texts are the sentences the bot says on its own (not from knowledge).
+// Configure them per deployment; empty fields take the defaults.
+type Texts struct {
+	NotSure       string // the bot has no confident answer
+	Helpful       string // reply to a "helpful" click
+	NotHelpful    string // reply to the first "not helpful" click
+	HandoffOpened string // {ticket} and {team} are replaced
+	Unavailable   string // knowledge is down
+	ButtonHelpful string
+	ButtonNotHelp string
+	ButtonHuman   string
+	HumanKeywords []string // lower-case phrases that ask for a person
+}
+
+// DefaultTexts returns the built-in English sentences and the English and
+// German phrases that count as asking for a human.
+func DefaultTexts() Texts {
+	return Texts{
+		NotSure:       "I'm not sure I have the right answer to that. Could you rephrase it, or shall I pass you to a person?",
+		Helpful:       "Glad that helped!",
+		NotHelpful:    "Sorry that didn't help. You can rephrase your question, or I can pass you to a person.",
+		HandoffOpened: "I've passed this to {team} as ticket {ticket}. A person will reply here; you don't need to repeat anything.",
+		Unavailable:   "I can't search the knowledge base right now. Please try again in a moment, or ask for a person.",
+		ButtonHelpful: "Helpful",
+		ButtonNotHelp: "Not helpful",
+		ButtonHuman:   "Talk to a person",
+		HumanKeywords: []string{
+			"human", "a person", "real person", "someone real", "an agent", "live agent", "talk to agent",
+			"speak to agent", "operator", "representative", "support staff", "talk to someone", "speak to someone",
+			"mitarbeiter", "mensch", "echte person", "sachbearbeiter", "support-mitarbeiter", "mit jemandem sprechen",
+		},
+	}
+}
+
+func (t Texts) withDefaults() Texts {
+	d := DefaultTexts()
+	fill := func(v *string, def string) {
+		if strings.TrimSpace(*v) == "" {
+			*v = def
+		}
+	}
+	fill(&t.NotSure, d.NotSure)
+	fill(&t.Helpful, d.Helpful)
+	fill(&t.NotHelpful, d.NotHelpful)
+	fill(&t.HandoffOpened, d.HandoffOpened)
+	fill(&t.Unavailable, d.Unavailable)
+	fill(&t.ButtonHelpful, d.ButtonHelpful)
+	fill(&t.ButtonNotHelp, d.ButtonNotHelp)
+	fill(&t.ButtonHuman, d.ButtonHuman)
+	if len(t.HumanKeywords) == 0 {
+		t.HumanKeywords = d.HumanKeywords
+	}
+	return t
+}
+
+// asksForHuman reports whether text explicitly asks for a person. Phrases
+// match on word boundaries, case-insensitively.
+func (t Texts) asksForHuman(text string) bool {
+	norm := " " + strings.Join(strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !(r == '-' || r == '\'' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r > 127)
+	}), " ") + " "
+	for _, k := range t.HumanKeywords {
+		if strings.Contains(norm, " "+k+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+func fillTicket(s string, tk Ticket) string {
+	team := tk.Team
+	if team == "" {
+		team = "our support team"
+	}
+	return strings.NewReplacer("{ticket}", tk.ID, "{team}", team).Replace(s)
+}

@@ -1,0 +1,3 @@
+module github.com/tier0/tier0
+
+go 1.26.0
