@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/boltstore"
+	"github.com/tier0/tier0/conversation/redisstore"
+	"github.com/tier0/tier0/handoff"
+	"github.com/tier0/tier0/knowledge"
+)
+
+// newLogger returns a text logger at the configured level.
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// openStore opens the configured conversation store.
+func openStore(ctx context.Context, c *Config) (conversation.Store, error) {
+	switch c.Store.Driver {
+	case "redis":
+		client := redis.NewUniversalClient(&redis.UniversalOptions{
+			Addrs:      c.Store.Redis.Addrs,
+			MasterName: c.Store.Redis.MasterName,
+			DB:         c.Store.Redis.DB,
+			Username:   c.Store.Redis.Username,
+			Password:   c.Store.Redis.Password,
+		})
+		s, err := redisstore.New(client, redisstore.Config{Prefix: c.Store.Redis.Prefix, IdleTTL: c.Store.IdleTTL})
+		if err != nil {
+			client.Close()
+			return nil, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := s.Ping(pctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("redis at %s: %w", strings.Join(c.Store.Redis.Addrs, ","), err)
+		}
+		return s, nil
+	default:
+		s, err := boltstore.Open(c.Store.Path, boltstore.Config{IdleTTL: c.Store.IdleTTL})
+		if err != nil {
+			if conversation.ErrorCode(err) == conversation.Unavailable {
+				return nil, fmt.Errorf("%w (is another tier0 process running on %s? stop it, or share state through Redis with TIER0_REDIS_ADDR)", err, c.Store.Path)
+			}
+			return nil, err
+		}
+		return s, nil
+	}
+}
+
+// openKnowledge opens the knowledge index under the data dir and, when
+// ingest is set, brings it up to date with the configured folder.
+func openKnowledge(ctx context.Context, c *Config, ingest bool, progress io.Writer) (*knowledge.Index, *knowledge.Answerer, error) {
+	ix, err := knowledge.Open(filepath.Join(c.DataDir, "knowledge"), knowledge.NewHashEmbedder())
+	if err != nil {
+		return nil, nil, fmt.Errorf("open knowledge index: %w", err)
+	}
+	if ingest && c.Knowledge.Path != "" {
+		if _, err := ingestFolder(ctx, ix, c.Knowledge.Path, progress); err != nil {
+			return nil, nil, err
+		}
+	}
+	ans := knowledge.NewAnswerer(ix, knowledge.AnswerConfig{Threshold: c.Knowledge.Threshold, URLFor: urlFor(c.Knowledge.BaseURL)})
+	return ix, ans, nil
+}
+
+// urlFor maps a document path to a link under base ("" → no link).
+func urlFor(base string) func(string) string {
+	if base == "" {
+		return nil
+	}
+	base = strings.TrimRight(base, "/")
+	return func(source string) string {
+		return base + "/" + strings.TrimSuffix(source, filepath.Ext(source))
+	}
+}
+
+// ingestFolder runs one incremental ingestion with a progress bar on w.
+func ingestFolder(ctx context.Context, ix *knowledge.Index, dir string, w io.Writer) (knowledge.IngestStats, error) {
+	bar := newProgress(w, "ingest")
+	st, err := ix.Ingest(ctx, dir, bar.update)
+	bar.finish()
+	if err != nil {
+		return st, fmt.Errorf("ingest %s: %w", dir, err)
+	}
+	fmt.Fprintf(w, "ingest: %d files, %d chunks (%d added, %d updated, %d removed, %d unchanged) in %s\n",
+		st.Files, st.Chunks, st.Added, st.Updated, st.Removed, st.Unchanged, st.Duration.Round(time.Millisecond))
+	return st, nil
+}
+
+// newEngine wires the engine with the configured handoff desk and texts.
+func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, log *slog.Logger) (*conversation.Engine, error) {
+	desk, err := handoff.NewDesk(store, handoff.Config{TicketPrefix: c.Handoff.TicketPrefix, Team: c.Handoff.Team, Priority: c.Handoff.Priority})
+	if err != nil {
+		return nil, err
+	}
+	texts := conversation.Texts{NotSure: c.Texts.NotSure, HandoffOpened: c.Texts.HandoffOpened, HumanKeywords: c.Texts.HumanKeywords}
+	return conversation.NewEngine(store, k, desk, conversation.EngineConfig{Texts: texts, Logger: log}), nil
+}
+
+// webchatSecret returns the session-signing key: TIER0_WEBCHAT_SECRET, or a
+// random key generated once into <data_dir>/webchat.key (mode 0600).
+func webchatSecret(c *Config) ([]byte, error) {
+	if c.WebChat.Secret != "" {
+		return []byte(c.WebChat.Secret), nil
+	}
+	path := filepath.Join(c.DataDir, "webchat.key")
+	b, err := os.ReadFile(path)
+	if err == nil && len(b) >= 64 {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	var k [32]byte
+	if _, err := rand.Read(k[:]); err != nil {
+		return nil, err
+	}
+	key := []byte(hex.EncodeToString(k[:]))
+	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(path, key, 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	return key, nil
+}

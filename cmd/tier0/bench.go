@@ -1,0 +1,469 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	crand "crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tier0/tier0/adapters/webchat"
+	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/redisstore"
+	"github.com/tier0/tier0/conversation/redisstore/redistest"
+)
+
+// benchOptions are the flags of tier0 bench.
+type benchOptions struct {
+	config        string
+	mode          string
+	conversations int
+	rate          float64
+	duration      time.Duration
+	drain         time.Duration
+	redisAddr     string
+	dupShare      float64
+	questions     string
+}
+
+// runBench drives many concurrent conversations through the engine on a
+// real Redis at a fixed offered rate (open loop, like real users who do not
+// wait for each other) and prints one RESULT line.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var o benchOptions
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.config, "config", DefaultConfigPath, "configuration whose knowledge answers the questions")
+	fs.StringVar(&o.mode, "mode", "engine", "engine: call the engine directly; http: go through the web chat HTTP API")
+	fs.IntVar(&o.conversations, "conversations", 10000, "concurrent conversations")
+	fs.Float64Var(&o.rate, "rate", 2500, "offered load in turns per second")
+	fs.DurationVar(&o.duration, "duration", 20*time.Second, "how long to offer load")
+	fs.DurationVar(&o.drain, "drain", 15*time.Second, "how long to wait for the last replies")
+	fs.StringVar(&o.redisAddr, "redis", "", "Redis address (default: start a private redis-server for the run)")
+	fs.Float64Var(&o.dupShare, "duplicates", 0.02, "share of messages delivered twice, like a platform retry")
+	fs.StringVar(&o.questions, "questions", "", "file with one question per line (default: questions.txt beside the config)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if o.mode != "engine" && o.mode != "http" {
+		return fmt.Errorf("bench: -mode %q: want engine or http", o.mode)
+	}
+	if o.conversations <= 0 || o.rate <= 0 || o.duration <= 0 {
+		return errors.New("bench: -conversations, -rate and -duration must be positive")
+	}
+	return bench(ctx, o, stdout, stderr)
+}
+
+// benchRecorder is the bench channel's Sender: it records when each
+// inbound message got its reply, and how many distinct replies it got.
+type benchRecorder struct {
+	mu      sync.Mutex
+	sent    map[string]time.Time // dedupe key → when the customer sent it
+	replied map[string]int       // dedupe key → distinct customer replies
+	seenIDs map[string]bool      // outbound ids delivered (retries of one id are not duplicates)
+	lat     []time.Duration
+	convOf  map[string]int // dedupe key → conversation number
+	handoff map[int]bool   // conversations handed to a human: the bench stops writing to them
+	next    func(ctx context.Context, o conversation.Outbound) error
+}
+
+func (r *benchRecorder) Send(ctx context.Context, o conversation.Outbound) error {
+	if r.next != nil {
+		if err := r.next(ctx, o); err != nil {
+			return err
+		}
+	}
+	now := time.Now()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seenIDs[o.ID] {
+		return nil
+	}
+	r.seenIDs[o.ID] = true
+	r.replied[o.InReplyTo]++
+	if t, ok := r.sent[o.InReplyTo]; ok && r.replied[o.InReplyTo] == 1 {
+		r.lat = append(r.lat, now.Sub(t))
+	}
+	if o.Kind == conversation.KindHandoff {
+		r.handoff[r.convOf[o.InReplyTo]] = true
+	}
+	return nil
+}
+
+func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error {
+	c, err := LoadConfig(o.config, os.Getenv)
+	if err != nil {
+		return err
+	}
+	questions, err := loadQuestions(o, c)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "tier0-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+
+	addr := o.redisAddr
+	if addr == "" {
+		srv, err := redistest.StartProcess(ctx, filepath.Join(tmp, "redis"))
+		if err != nil {
+			return fmt.Errorf("bench: start a private redis-server (or pass -redis ADDR): %w", err)
+		}
+		defer srv.Kill()
+		addr = srv.Addr()
+	}
+	fmt.Fprintf(stderr, "bench: redis at %s, %d conversations, %.0f turns/s offered for %s (mode %s)\n", addr, o.conversations, o.rate, o.duration, o.mode)
+
+	client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
+	defer client.Close()
+	prefix := fmt.Sprintf("bench%d", time.Now().UnixNano())
+	baseline, err := redisBaseline(ctx, client, prefix, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	memBefore, err := redisUsedMemory(ctx, client)
+	if err != nil {
+		return err
+	}
+
+	store, err := redisstore.New(client, redisstore.Config{Prefix: prefix})
+	if err != nil {
+		return err
+	}
+	c.DataDir = filepath.Join(tmp, "data")
+	log := newLogger(stderr, "error")
+	_, ans, err := openKnowledge(ctx, c, true, io.Discard)
+	if err != nil {
+		return err
+	}
+	engine, err := newEngine(c, store, ans, log)
+	if err != nil {
+		return err
+	}
+	rec := &benchRecorder{sent: map[string]time.Time{}, replied: map[string]int{}, seenIDs: map[string]bool{}, convOf: map[string]int{}, handoff: map[int]bool{}}
+	d := conversation.NewDispatcher(store, conversation.DispatcherConfig{Logger: log, Workers: 64})
+	engine.OnCommit(d.Notify)
+	dctx, stopDeliver := context.WithCancel(ctx)
+	defer stopDeliver()
+	go func() { _ = d.Run(dctx) }()
+
+	var send func(ctx context.Context, conv int, m conversation.Message) error
+	channel := conversation.Channel("bench")
+	switch o.mode {
+	case "engine":
+		d.Register(channel, rec)
+		send = func(ctx context.Context, _ int, m conversation.Message) error {
+			_, err := engine.Handle(ctx, m)
+			return err
+		}
+	case "http":
+		channel = conversation.ChannelWebChat
+		hb, err := newHTTPBench(ctx, engine, store, log, o.conversations)
+		if err != nil {
+			return err
+		}
+		defer hb.close()
+		rec.next = hb.adapter.Send
+		d.Register(channel, rec)
+		send = hb.post
+	}
+
+	var (
+		handled, failed, offered, skipped atomic.Int64
+		wg                                sync.WaitGroup
+		busy                              = make([]atomic.Bool, o.conversations)
+		turnNo                            = make([]int, o.conversations)
+	)
+	start := time.Now()
+	interval := time.Duration(float64(time.Second) / o.rate)
+	next := 0
+	rng := rand.New(rand.NewPCG(1, 2))
+	bar := newProgress(stderr, "bench")
+	total := int(o.rate * o.duration.Seconds())
+	for i := 0; i < total && ctx.Err() == nil; i++ {
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		bar.update(i, total)
+		offered.Add(1)
+		// Round-robin over conversations; one in flight per conversation,
+		// as a person waits for the answer before typing again.
+		conv := -1
+		for k := 0; k < o.conversations; k++ {
+			cand := (next + k) % o.conversations
+			if !busy[cand].Load() {
+				conv = cand
+				break
+			}
+		}
+		next = (conv + 1) % o.conversations
+		if conv < 0 {
+			skipped.Add(1)
+			continue
+		}
+		key := fmt.Sprintf("bench:%d", conv)
+		rec.mu.Lock()
+		handedOff := rec.handoff[conv]
+		rec.mu.Unlock()
+		if handedOff {
+			skipped.Add(1)
+			continue
+		}
+		turnNo[conv]++
+		m := conversation.Message{
+			Channel:         channel,
+			ConversationKey: key,
+			DedupeKey:       fmt.Sprintf("%s:%d", key, turnNo[conv]),
+			User:            conversation.Identity{ID: fmt.Sprintf("user-%d", conv)},
+			Text:            questions[rng.IntN(len(questions))],
+		}
+		dup := rng.Float64() < o.dupShare
+		busy[conv].Store(true)
+		rec.mu.Lock()
+		rec.sent[m.DedupeKey] = time.Now()
+		rec.convOf[m.DedupeKey] = conv
+		rec.mu.Unlock()
+		wg.Go(func() {
+			defer busy[conv].Store(false)
+			var inner sync.WaitGroup
+			deliveries := 1
+			if dup {
+				deliveries = 2
+			}
+			for range deliveries {
+				inner.Go(func() {
+					if err := send(ctx, conv, m); err != nil {
+						failed.Add(1)
+						log.Error("bench turn failed", "err", err)
+						return
+					}
+					handled.Add(1)
+				})
+			}
+			inner.Wait()
+		})
+	}
+	wg.Wait()
+	bar.finish()
+	loadTime := time.Since(start)
+
+	// Wait until every accepted message has its reply, or the drain ends.
+	deadline := time.Now().Add(o.drain)
+	for time.Now().Before(deadline) {
+		rec.mu.Lock()
+		pending := len(rec.sent) - len(rec.replied)
+		rec.mu.Unlock()
+		if pending <= 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	stopDeliver()
+
+	rec.mu.Lock()
+	lost, duplicated := 0, 0
+	for k := range rec.sent {
+		switch n := rec.replied[k]; {
+		case n == 0:
+			lost++
+		case n > 1:
+			duplicated++
+		}
+	}
+	lat := slices.Clone(rec.lat)
+	turns := len(rec.sent)
+	rec.mu.Unlock()
+	slices.Sort(lat)
+
+	memAfter, err := redisUsedMemory(ctx, client)
+	if err != nil {
+		return err
+	}
+	convs := min(o.conversations, turns)
+	bytesPer := int64(0)
+	if convs > 0 {
+		bytesPer = (memAfter - memBefore) / int64(convs)
+	}
+	fmt.Fprintf(stderr, "bench: offered %d, skipped %d (conversation busy or handed off), handled %d deliveries, %d failed, load phase %s\n",
+		offered.Load(), skipped.Load(), handled.Load(), failed.Load(), loadTime.Round(time.Millisecond))
+	fmt.Fprintf(stdout, "RESULT mode=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f lost=%d duplicated=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",
+		o.mode, convs, turns, float64(turns)/loadTime.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), lost, duplicated, failed.Load(), baseline, bytesPer)
+	return nil
+}
+
+func pct(sorted []time.Duration, p float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(float64(len(sorted)-1) * p / 100)
+	return float64(sorted[i].Microseconds()) / 1000
+}
+
+// loadQuestions reads the answerable questions (before "# unanswerable")
+// and the unanswerable ones: a realistic mix.
+func loadQuestions(o benchOptions, c *Config) ([]string, error) {
+	path := o.questions
+	if path == "" {
+		path = filepath.Join(c.dir, "questions.txt")
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench questions: %w", err)
+	}
+	var qs []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			qs = append(qs, line)
+		}
+	}
+	if len(qs) == 0 {
+		return nil, fmt.Errorf("bench questions: %s has no questions", path)
+	}
+	return qs, nil
+}
+
+// redisBaseline measures raw round trips (SET then GET of small values)
+// from 64 goroutines: the ceiling the engine's Redis traffic runs under.
+func redisBaseline(ctx context.Context, client *redis.Client, prefix string, d time.Duration) (float64, error) {
+	var ops atomic.Int64
+	var wg sync.WaitGroup
+	end := time.Now().Add(d)
+	var firstErr atomic.Value
+	for g := range 64 {
+		wg.Go(func() {
+			key := fmt.Sprintf("%s:baseline:%d", prefix, g)
+			for time.Now().Before(end) {
+				if err := client.Set(ctx, key, "x", time.Minute).Err(); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				if err := client.Get(ctx, key).Err(); err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				ops.Add(2)
+			}
+			client.Del(ctx, key)
+		})
+	}
+	wg.Wait()
+	if err, _ := firstErr.Load().(error); err != nil {
+		return 0, fmt.Errorf("redis baseline: %w", err)
+	}
+	return float64(ops.Load()) / d.Seconds(), nil
+}
+
+func redisUsedMemory(ctx context.Context, client *redis.Client) (int64, error) {
+	info, err := client.Info(ctx, "memory").Result()
+	if err != nil {
+		return 0, fmt.Errorf("redis INFO memory: %w", err)
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "used_memory:"); ok {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, errors.New("redis INFO memory: no used_memory")
+}
+
+// httpBench drives the web chat HTTP API: one session per conversation.
+type httpBench struct {
+	adapter *webchat.Adapter
+	srv     *http.Server
+	base    string
+	client  *http.Client
+	tokens  []string
+	ids     []string
+}
+
+func newHTTPBench(ctx context.Context, engine *conversation.Engine, store conversation.Store, log *slog.Logger, n int) (*httpBench, error) {
+	secret := make([]byte, 32)
+	if _, err := crand.Read(secret); err != nil {
+		return nil, err
+	}
+	ad, err := webchat.New(webchat.Config{Secret: secret, RatePerMinute: 6000, RateBurst: 100, MaxRateBuckets: n + 100}, engine, store, log)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	h := &httpBench{
+		adapter: ad,
+		srv:     &http.Server{Handler: ad.Handler(), ReadHeaderTimeout: 10 * time.Second},
+		base:    "http://" + ln.Addr().String(),
+		client:  &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 256}},
+		tokens:  make([]string, n),
+		ids:     make([]string, n),
+	}
+	go func() { _ = h.srv.Serve(ln) }()
+	for i := range n {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+"/api/webchat/sessions", nil)
+		if err != nil {
+			return nil, err
+		}
+		resp, err := h.client.Do(req)
+		if err != nil {
+			h.close()
+			return nil, fmt.Errorf("create session: %w", err)
+		}
+		var s struct {
+			ID    string `json:"session_id"`
+			Token string `json:"token"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&s)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			h.close()
+			return nil, fmt.Errorf("create session: HTTP %d: %v", resp.StatusCode, err)
+		}
+		h.ids[i], h.tokens[i] = s.ID, s.Token
+	}
+	return h, nil
+}
+
+func (h *httpBench) close() {
+	_ = h.adapter.Close()
+	_ = h.srv.Close()
+}
+
+func (h *httpBench) post(ctx context.Context, conv int, m conversation.Message) error {
+	body, _ := json.Marshal(map[string]string{"text": m.Text, "client_msg_id": m.DedupeKey})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.base+"/api/webchat/sessions/"+h.ids[conv]+"/messages", bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+h.tokens[conv])
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := h.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusAccepted {
+		return fmt.Errorf("POST message: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}

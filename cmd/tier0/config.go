@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the YAML configuration of a tier0 deployment. Secrets never
+// live here: they come from environment variables (see applyEnv).
+type Config struct {
+	// Name is shown in the web chat title.
+	Name string `yaml:"name"`
+	// Listen is the HTTP address (default ":8080").
+	Listen string `yaml:"listen"`
+	// DataDir holds the embedded store, the knowledge index and generated
+	// keys (default "data", relative to the working directory).
+	DataDir   string          `yaml:"data_dir"`
+	LogLevel  string          `yaml:"log_level"` // debug, info, warn, error
+	Store     StoreConfig     `yaml:"store"`
+	Knowledge KnowledgeConfig `yaml:"knowledge"`
+	Handoff   HandoffConfig   `yaml:"handoff"`
+	WebChat   WebChatConfig   `yaml:"webchat"`
+	Texts     TextsConfig     `yaml:"texts"`
+
+	// dir is the directory of the config file; relative paths in the
+	// file are resolved against it.
+	dir string
+}
+
+// StoreConfig selects where dialogue state lives.
+type StoreConfig struct {
+	// Driver is "bolt" (embedded file, the default) or "redis".
+	Driver string      `yaml:"driver"`
+	Path   string      `yaml:"path"` // bolt file (default <data_dir>/tier0.db)
+	Redis  RedisConfig `yaml:"redis"`
+	// IdleTTL expires conversations idle this long (default 720h).
+	IdleTTL time.Duration `yaml:"idle_ttl"`
+}
+
+// RedisConfig points at Redis standalone, Sentinel or Cluster.
+type RedisConfig struct {
+	// Addrs: one address for standalone, several for Cluster, or the
+	// Sentinel addresses together with MasterName.
+	Addrs      []string `yaml:"addrs"`
+	MasterName string   `yaml:"master_name"`
+	DB         int      `yaml:"db"`
+	Username   string   `yaml:"username"`
+	Prefix     string   `yaml:"prefix"`
+	// Password comes from TIER0_REDIS_PASSWORD only.
+	Password string `yaml:"-"`
+}
+
+// KnowledgeConfig says where the documents are and how sure the bot must be.
+type KnowledgeConfig struct {
+	// Path is the folder of markdown documents (relative to the config file).
+	Path string `yaml:"path"`
+	// BaseURL, when set, turns a document path into a link:
+	// BaseURL + path without ".md". Documents with a front-matter url keep it.
+	BaseURL string `yaml:"base_url"`
+	// Threshold overrides the answerability threshold (0 = built-in default).
+	Threshold float64 `yaml:"threshold"`
+	// IngestOnStart ingests Path when serve starts (incremental; default true).
+	IngestOnStart *bool `yaml:"ingest_on_start"`
+}
+
+// HandoffConfig configures tickets.
+type HandoffConfig struct {
+	TicketPrefix string `yaml:"ticket_prefix"`
+	Team         string `yaml:"team"`
+	Priority     string `yaml:"priority"`
+}
+
+// WebChatConfig configures the web chat channel.
+type WebChatConfig struct {
+	Title          string        `yaml:"title"`
+	Welcome        string        `yaml:"welcome"`
+	AllowedOrigins []string      `yaml:"allowed_origins"`
+	RatePerMinute  int           `yaml:"rate_per_minute"`
+	SessionTTL     time.Duration `yaml:"session_ttl"`
+	// Secret signs session tokens; from TIER0_WEBCHAT_SECRET only. When it
+	// is unset a random key is generated once into <data_dir>/webchat.key.
+	Secret string `yaml:"-"`
+}
+
+// TextsConfig overrides the bot's own sentences.
+type TextsConfig struct {
+	NotSure       string   `yaml:"not_sure"`
+	HandoffOpened string   `yaml:"handoff_opened"`
+	HumanKeywords []string `yaml:"human_keywords"`
+}
+
+// DefaultConfigPath is used when no -config flag is given.
+const DefaultConfigPath = "configs/it-helpdesk/tier0.yaml"
+
+// LoadConfig reads a YAML file, applies environment overrides and
+// defaults, and validates the result.
+func LoadConfig(path string, getenv func(string) string) (*Config, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return nil, fmt.Errorf("parse config %s: %w", path, err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, err
+	}
+	c.dir = filepath.Dir(abs)
+	if err := c.applyEnv(getenv); err != nil {
+		return nil, err
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return &c, nil
+}
+
+// applyEnv overrides settings from TIER0_* environment variables.
+func (c *Config) applyEnv(getenv func(string) string) error {
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	str("TIER0_LISTEN", &c.Listen)
+	str("TIER0_DATA_DIR", &c.DataDir)
+	str("TIER0_LOG_LEVEL", &c.LogLevel)
+	str("TIER0_STORE", &c.Store.Driver)
+	str("TIER0_REDIS_MASTER_NAME", &c.Store.Redis.MasterName)
+	str("TIER0_REDIS_USERNAME", &c.Store.Redis.Username)
+	str("TIER0_REDIS_PASSWORD", &c.Store.Redis.Password)
+	str("TIER0_WEBCHAT_SECRET", &c.WebChat.Secret)
+	str("TIER0_KNOWLEDGE_PATH", &c.Knowledge.Path)
+	if v := getenv("TIER0_REDIS_ADDR"); v != "" {
+		c.Store.Redis.Addrs = strings.Split(v, ",")
+		if c.Store.Driver == "" || getenv("TIER0_STORE") == "" {
+			c.Store.Driver = "redis"
+		}
+	}
+	if v := getenv("TIER0_REDIS_DB"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("TIER0_REDIS_DB=%q: not a number", v)
+		}
+		c.Store.Redis.DB = n
+	}
+	return nil
+}
+
+func (c *Config) setDefaults() {
+	if c.Name == "" {
+		c.Name = "tier0"
+	}
+	if c.Listen == "" {
+		c.Listen = ":8080"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "data"
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	if c.Store.Driver == "" {
+		c.Store.Driver = "bolt"
+	}
+	if c.Store.Path == "" {
+		c.Store.Path = filepath.Join(c.DataDir, "tier0.db")
+	}
+	if len(c.Store.Redis.Addrs) == 0 {
+		c.Store.Redis.Addrs = []string{"127.0.0.1:6379"}
+	}
+	if c.Knowledge.IngestOnStart == nil {
+		t := true
+		c.Knowledge.IngestOnStart = &t
+	}
+	if c.Knowledge.Path != "" && !filepath.IsAbs(c.Knowledge.Path) {
+		c.Knowledge.Path = filepath.Join(c.dir, c.Knowledge.Path)
+	}
+	if c.WebChat.Title == "" {
+		c.WebChat.Title = c.Name
+	}
+}
+
+// Validate reports the first invalid setting.
+func (c *Config) Validate() error {
+	switch c.Store.Driver {
+	case "bolt", "redis":
+	default:
+		return fmt.Errorf("store.driver %q: want bolt or redis", c.Store.Driver)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level %q: want debug, info, warn or error", c.LogLevel)
+	}
+	if c.Knowledge.Threshold < 0 || c.Knowledge.Threshold > 1 {
+		return fmt.Errorf("knowledge.threshold %v: want a number between 0 and 1", c.Knowledge.Threshold)
+	}
+	if c.WebChat.Secret != "" && len(c.WebChat.Secret) < 32 {
+		return fmt.Errorf("TIER0_WEBCHAT_SECRET must be at least 32 characters")
+	}
+	return nil
+}

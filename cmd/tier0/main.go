@@ -1,0 +1,78 @@
+// Command tier0 runs the tier0 helpdesk: the server with its channels
+// (serve), a terminal chat (chat), knowledge ingestion (ingest) and the
+// load benchmark (bench). This package is the only place that reads
+// configuration files and the environment and wires concrete
+// implementations together.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `tier0 — an AI level-0 helpdesk for chat platforms
+
+Usage:
+  tier0 serve  [-config FILE]          run the server (web chat on http://localhost:8080)
+  tier0 chat   [-config FILE]          chat with the bot in the terminal (pipe questions in to script it)
+  tier0 ingest [-config FILE] [DIR]    (re)index the knowledge folder incrementally
+  tier0 bench  [flags]                 load benchmark against a real Redis; prints one RESULT line
+  tier0 help                           this text
+
+Run "tier0 <command> -h" for the flags of a command. Settings come from the
+YAML file (default ` + DefaultConfigPath + `) and TIER0_* environment variables.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tier0:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		m := NewMain()
+		m.Stdout, m.Stderr = stdout, stderr
+		if err := m.ParseFlags(ctx, rest); err != nil {
+			return err
+		}
+		if err := m.Run(ctx); err != nil {
+			m.Close()
+			return err
+		}
+		<-ctx.Done()
+		fmt.Fprintln(stderr, "tier0: shutting down, finishing in-flight turns…")
+		return m.Close()
+	case "chat":
+		return runChat(ctx, rest, stdin, stdout, stderr)
+	case "ingest":
+		return runIngest(ctx, rest, stdout, stderr)
+	case "bench":
+		return runBench(ctx, rest, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown command %q", cmd)
+	}
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tier0/tier0/adapters/webchat"
+	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/knowledge"
+)
+
+// Main is the tier0 server. Tests run the whole server in-process:
+//
+//	m := NewMain(); m.ParseFlags(ctx, []string{"-config", path, "-listen", "127.0.0.1:0"})
+//	m.Run(ctx); defer m.Close(); http.Get("http://" + m.Addr() + "/healthz")
+type Main struct {
+	ConfigPath string
+	Config     *Config
+	Getenv     func(string) string
+	Stdout     io.Writer
+	Stderr     io.Writer
+	Logger     *slog.Logger
+
+	store      conversation.Store
+	index      *knowledge.Index
+	engine     *conversation.Engine
+	dispatcher *conversation.Dispatcher
+	webchat    *webchat.Adapter
+	ln         net.Listener
+	srv        *http.Server
+
+	stopDeliver context.CancelFunc
+	delivered   chan struct{}
+	closeOnce   sync.Once
+	closeErr    error
+}
+
+// NewMain returns a Main reading the process environment and writing to
+// the process's stdout and stderr.
+func NewMain() *Main {
+	return &Main{Getenv: os.Getenv, Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+// ParseFlags reads serve's flags and loads the configuration.
+func (m *Main) ParseFlags(_ context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&m.ConfigPath, "config", DefaultConfigPath, "configuration file")
+	listen := fs.String("listen", "", "HTTP listen address (overrides the config and TIER0_LISTEN)")
+	dataDir := fs.String("data", "", "data directory (overrides the config and TIER0_DATA_DIR)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	getenv := m.Getenv
+	m.Getenv = func(k string) string {
+		switch {
+		case k == "TIER0_LISTEN" && *listen != "":
+			return *listen
+		case k == "TIER0_DATA_DIR" && *dataDir != "":
+			return *dataDir
+		}
+		return getenv(k)
+	}
+	c, err := LoadConfig(m.ConfigPath, m.Getenv)
+	if err != nil {
+		return err
+	}
+	m.Config = c
+	return nil
+}
+
+// Run opens the store and the knowledge index (ingesting on first start),
+// starts delivery and the HTTP server, and returns once it is listening.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	if c == nil {
+		return errors.New("serve: Run before ParseFlags")
+	}
+	if m.Logger == nil {
+		m.Logger = newLogger(m.Stderr, c.LogLevel)
+	}
+	log := m.Logger
+	var err error
+	if m.store, err = openStore(ctx, c); err != nil {
+		return err
+	}
+	var ans *knowledge.Answerer
+	if m.index, ans, err = openKnowledge(ctx, c, *c.Knowledge.IngestOnStart, m.Stderr); err != nil {
+		return err
+	}
+	if m.engine, err = newEngine(c, m.store, ans, log); err != nil {
+		return err
+	}
+	secret, err := webchatSecret(c)
+	if err != nil {
+		return err
+	}
+	m.webchat, err = webchat.New(webchat.Config{
+		Secret:         secret,
+		SessionTTL:     c.WebChat.SessionTTL,
+		RatePerMinute:  c.WebChat.RatePerMinute,
+		Title:          c.WebChat.Title,
+		Welcome:        c.WebChat.Welcome,
+		AllowedOrigins: c.WebChat.AllowedOrigins,
+	}, m.engine, m.store, log)
+	if err != nil {
+		return fmt.Errorf("web chat: %w", err)
+	}
+
+	m.dispatcher = conversation.NewDispatcher(m.store, conversation.DispatcherConfig{Logger: log})
+	m.dispatcher.Register(conversation.ChannelWebChat, m.webchat)
+	m.engine.OnCommit(m.dispatcher.Notify)
+	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	m.stopDeliver, m.delivered = stop, make(chan struct{})
+	go func() { defer close(m.delivered); _ = m.dispatcher.Run(dctx) }()
+
+	m.ln, err = net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Listen, err)
+	}
+	m.srv = &http.Server{
+		Handler:           m.routes(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	// Live event streams end when shutdown starts, so Shutdown only waits
+	// for real turns in flight.
+	m.srv.RegisterOnShutdown(func() { _ = m.webchat.Close() })
+	go func() {
+		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "err", err)
+		}
+	}()
+	log.Info("tier0 serving", "addr", "http://"+displayAddr(m.ln.Addr()), "store", c.Store.Driver, "documents", m.index.Count())
+	return nil
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (m *Main) Addr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+func displayAddr(a net.Addr) string {
+	s := a.String()
+	if strings.HasPrefix(s, "[::]:") {
+		return "localhost:" + strings.TrimPrefix(s, "[::]:")
+	}
+	return s
+}
+
+func (m *Main) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", m.ready)
+	mux.Handle("/", m.webchat.Handler())
+	return mux
+}
+
+func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	checks := map[string]string{"store": "ok", "knowledge": "ok"}
+	status := http.StatusOK
+	if err := m.store.Ping(ctx); err != nil {
+		checks["store"], status = conversation.ErrorMessage(err), http.StatusServiceUnavailable
+		m.Logger.Warn("readiness: store", "err", err)
+	}
+	if m.index.Count() == 0 {
+		checks["knowledge"], status = "no documents indexed", http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, checks)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// Close stops accepting requests, waits for in-flight turns, stops
+// delivery and closes the store. Safe to call more than once.
+func (m *Main) Close() error {
+	m.closeOnce.Do(func() {
+		var errs []error
+		if m.srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			if err := m.srv.Shutdown(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+			}
+			cancel()
+		}
+		if m.stopDeliver != nil {
+			m.stopDeliver()
+			<-m.delivered
+		}
+		if m.store != nil {
+			if err := m.store.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close store: %w", err))
+			}
+		}
+		m.closeErr = errors.Join(errs...)
+	})
+	return m.closeErr
+}

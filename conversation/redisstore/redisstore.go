@@ -1,0 +1,388 @@
+// Package redisstore implements conversation.Store on Redis (standalone,
+// Sentinel or Cluster through go-redis's UniversalClient), for running
+// several tier0 replicas against one shared state.
+//
+// # Key layout
+//
+// Every key of one conversation carries the conversation key as a hash tag,
+// so everything a commit touches lives in one cluster slot and one Lua
+// script can change it atomically:
+//
+//	<prefix>:{<key>}:state        hash: v = version, d = conversation JSON
+//	<prefix>:{<key>}:lease        fencing token of the current lease (PX ttl)
+//	<prefix>:{<key>}:fence        fencing counter (INCR)
+//	<prefix>:{<key>}:seen:<dedupe> dedupe mark (PX DedupeTTL)
+//	<prefix>:{<key>}:outbox       list of pending outbound ids, oldest first
+//	<prefix>:{<key>}:outmsg       hash: outbound id -> outbound JSON
+//	<prefix>:{<key>}:events       stream of event JSON, XADD MAXLEN ~ EventsMaxLen
+//	<prefix>:outbox:backlog       zset: conversation key -> last hint (unix ms)
+//	<prefix>:seq:{<name>}         counters for NextSequence
+//
+// In <key>, '%', '{' and '}' are percent-escaped so the hash tag always
+// ends where it should and distinct keys never share a name. All
+// per-conversation keys expire after Config.IdleTTL without a commit.
+//
+// Leases, like the dispatcher's delivery leases ("deliver/<key>"), are
+// ordinary keys of the same layout.
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tier0/tier0/conversation"
+)
+
+// Store is a conversation.Store on Redis. It is safe for concurrent use by
+// many goroutines and many processes sharing one Redis.
+type Store struct {
+	client    redis.UniversalClient
+	cfg       Config
+	backlog   string
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ conversation.Store = (*Store)(nil)
+
+// New returns a store over client, which it takes over: Close closes it.
+// It does not contact Redis (use Ping). Errors: Invalid for a bad Config.
+func New(client redis.UniversalClient, cfg Config) (*Store, error) {
+	if client == nil {
+		return nil, conversation.Errorf(conversation.Invalid, "redisstore: nil client")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("redisstore: %w", err)
+	}
+	cfg = cfg.withDefaults()
+	return &Store{client: client, cfg: cfg, backlog: cfg.Prefix + ":outbox:backlog"}, nil
+}
+
+// Client returns the store's Redis client, for health checks and tooling.
+func (s *Store) Client() redis.UniversalClient { return s.client }
+
+// Config returns the store's configuration with defaults applied.
+func (s *Store) Config() Config { return s.cfg }
+
+var tagEscaper = strings.NewReplacer("%", "%25", "{", "%7B", "}", "%7D")
+
+// tag returns "<prefix>:{<escaped key>}", the common start of every key of
+// one conversation.
+func (s *Store) tag(key string) string {
+	return s.cfg.Prefix + ":{" + tagEscaper.Replace(key) + "}"
+}
+
+// convKeys lists the keys of one conversation in the order commitScript
+// expects them.
+func (s *Store) convKeys(key, dedupe string) []string {
+	t := s.tag(key)
+	return []string{t + ":state", t + ":lease", t + ":seen:" + dedupe, t + ":outbox", t + ":outmsg", t + ":events", t + ":fence"}
+}
+
+// Load returns the stored conversation. Errors: NotFound, Invalid (bad
+// key), Unavailable, Internal (undecodable state).
+func (s *Store) Load(ctx context.Context, key string) (*conversation.Conversation, error) {
+	if err := checkKey("conversation key", key); err != nil {
+		return nil, err
+	}
+	b, err := s.client.HGet(ctx, s.tag(key)+":state", "d").Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("load conversation %q: %w", key, conversation.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.fail("load conversation", key, err)
+	}
+	var c conversation.Conversation
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, conversation.Errorf(conversation.Internal, "load conversation %q: decode stored state: %w", key, err)
+	}
+	return &c, nil
+}
+
+// Acquire takes the lease on key for ttl with a new fencing token.
+// Errors: ErrLeaseHeld (Conflict), Invalid (bad key or ttl), Unavailable.
+func (s *Store) Acquire(ctx context.Context, key string, ttl time.Duration) (conversation.Lease, error) {
+	if err := checkKey("lease key", key); err != nil {
+		return conversation.Lease{}, err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return conversation.Lease{}, err
+	}
+	// The lease may end sooner for us than for Redis, never later.
+	expires := time.Now().Add(ttl)
+	t := s.tag(key)
+	token, err := acquireScript.Run(ctx, s.client, []string{t + ":lease", t + ":fence"},
+		ttl.Milliseconds(), s.cfg.IdleTTL.Milliseconds()).Int64()
+	if err != nil {
+		return conversation.Lease{}, s.fail("acquire lease", key, err)
+	}
+	if token <= 0 {
+		return conversation.Lease{}, fmt.Errorf("acquire lease %q: %w", key, conversation.ErrLeaseHeld)
+	}
+	return conversation.Lease{Key: key, Token: uint64(token), Expires: expires}, nil
+}
+
+// Release gives l up if it is still the current lease of its key; a lease
+// that expired or was taken over is left alone. Errors: Invalid,
+// Unavailable.
+func (s *Store) Release(ctx context.Context, l conversation.Lease) error {
+	if err := checkKey("lease key", l.Key); err != nil {
+		return err
+	}
+	err := releaseScript.Run(ctx, s.client, []string{s.tag(l.Key) + ":lease"}, strconv.FormatUint(l.Token, 10)).Err()
+	if err != nil {
+		return s.fail("release lease", l.Key, err)
+	}
+	return nil
+}
+
+// Seen reports whether dedupeKey was committed for conversation key within
+// DedupeTTL. Errors: Invalid, Unavailable.
+func (s *Store) Seen(ctx context.Context, key, dedupeKey string) (bool, error) {
+	if err := checkKey("conversation key", key); err != nil {
+		return false, err
+	}
+	if err := checkKey("dedupe key", dedupeKey); err != nil {
+		return false, err
+	}
+	n, err := s.client.Exists(ctx, s.tag(key)+":seen:"+dedupeKey).Result()
+	if err != nil {
+		return false, s.fail("check dedupe key", key, err)
+	}
+	return n == 1, nil
+}
+
+// Commit applies c atomically under l and releases l; see
+// conversation.Store. When c has outbound messages it first writes a
+// backlog hint (a crash between hint and commit leaves only a hint, which
+// Settle clears), so it takes two round trips, otherwise one. Errors:
+// ErrLeaseLost, ErrDuplicate, ErrStaleVersion (Conflict), Invalid,
+// Unavailable.
+func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation.Commit) error {
+	p, err := prepare(l, c)
+	if err != nil {
+		return err
+	}
+	key := c.Conversation.Key
+	if len(c.Outbound) > 0 {
+		err := hintScript.Run(ctx, s.client, []string{s.backlog}, key, time.Now().UnixMilli()).Err()
+		if err != nil {
+			return s.fail("commit conversation", key, err)
+		}
+	}
+	args := make([]any, 0, 10+len(p.events)+2*len(p.outbound))
+	dedupe := "0"
+	if c.DedupeKey != "" {
+		dedupe = "1"
+	}
+	args = append(args, strconv.FormatUint(l.Token, 10), strconv.FormatInt(c.Conversation.Version, 10),
+		strconv.FormatInt(c.Conversation.Version+1, 10), p.state, dedupe,
+		s.cfg.IdleTTL.Milliseconds(), s.cfg.DedupeTTL.Milliseconds(), s.cfg.EventsMaxLen,
+		len(p.events), len(p.outbound))
+	for _, e := range p.events {
+		args = append(args, e)
+	}
+	for i, o := range p.outbound {
+		args = append(args, c.Outbound[i].ID, o)
+	}
+	res, err := commitScript.Run(ctx, s.client, s.convKeys(key, c.DedupeKey), args...).StringSlice()
+	if err != nil {
+		return s.fail("commit conversation", key, err)
+	}
+	if len(res) == 0 {
+		return conversation.Errorf(conversation.Internal, "commit conversation %q: empty script reply", key)
+	}
+	switch res[0] {
+	case "OK":
+	case "LEASE":
+		return fmt.Errorf("commit conversation %q with lease token %d: %w", key, l.Token, conversation.ErrLeaseLost)
+	case "DUP":
+		return fmt.Errorf("commit conversation %q: dedupe key %q: %w", key, c.DedupeKey, conversation.ErrDuplicate)
+	case "STALE":
+		return fmt.Errorf("commit conversation %q at version %d: %w", key, c.Conversation.Version, conversation.ErrStaleVersion)
+	default:
+		return conversation.Errorf(conversation.Internal, "commit conversation %q: unexpected script reply %q", key, res[0])
+	}
+	c.Conversation.Version++
+	for i, id := range res[1:] {
+		if i < len(c.Events) && c.Events[i].ID == "" {
+			c.Events[i].ID = id
+		}
+	}
+	return nil
+}
+
+// Pending returns up to limit undelivered messages of key, oldest first.
+// Errors: Invalid, Unavailable, Internal (undecodable message).
+func (s *Store) Pending(ctx context.Context, key string, limit int) ([]conversation.Outbound, error) {
+	if err := checkRead(key, limit); err != nil {
+		return nil, err
+	}
+	t := s.tag(key)
+	vals, err := pendingScript.Run(ctx, s.client, []string{t + ":outbox", t + ":outmsg"}, limit).Slice()
+	if err != nil {
+		return nil, s.fail("read outbox", key, err)
+	}
+	out := make([]conversation.Outbound, 0, len(vals))
+	for _, v := range vals {
+		raw, ok := v.(string)
+		if !ok { // an id without its message: nothing to deliver
+			continue
+		}
+		var o conversation.Outbound
+		if err := json.Unmarshal([]byte(raw), &o); err != nil {
+			return nil, conversation.Errorf(conversation.Internal, "read outbox of %q: decode message: %w", key, err)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// Ack removes outbound message id of key; an unknown id is not an error.
+// Errors: Invalid, Unavailable.
+func (s *Store) Ack(ctx context.Context, key, id string) error {
+	if err := checkKey("conversation key", key); err != nil {
+		return err
+	}
+	if err := checkKey("outbound id", id); err != nil {
+		return err
+	}
+	t := s.tag(key)
+	if err := ackScript.Run(ctx, s.client, []string{t + ":outbox", t + ":outmsg"}, id).Err(); err != nil {
+		return s.fail("ack outbound", key, err)
+	}
+	return nil
+}
+
+// Backlog returns up to limit conversation keys whose last backlog hint is
+// older than olderThan, oldest first. Errors: Invalid, Unavailable.
+func (s *Store) Backlog(ctx context.Context, olderThan time.Time, limit int) ([]string, error) {
+	if err := checkLimit(limit); err != nil {
+		return nil, err
+	}
+	keys, err := s.client.ZRangeByScore(ctx, s.backlog, &redis.ZRangeBy{
+		Min: "-inf", Max: "(" + strconv.FormatInt(olderThan.UnixMilli(), 10), Count: int64(limit),
+	}).Result()
+	if err != nil {
+		return nil, s.fail("read outbox backlog", "", err)
+	}
+	return keys, nil
+}
+
+// Settle removes key from the backlog when its outbox is empty, no turn
+// holds its lease and no hint was written since Settle read the entry.
+// Errors: Invalid, Unavailable.
+func (s *Store) Settle(ctx context.Context, key string) error {
+	if err := checkKey("conversation key", key); err != nil {
+		return err
+	}
+	score, err := s.client.ZScore(ctx, s.backlog, key).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return s.fail("settle outbox", key, err)
+	}
+	t := s.tag(key)
+	drained, err := drainedScript.Run(ctx, s.client, []string{t + ":outbox", t + ":lease"}).Int64()
+	if err != nil {
+		return s.fail("settle outbox", key, err)
+	}
+	if drained != 1 {
+		return nil
+	}
+	err = settleScript.Run(ctx, s.client, []string{s.backlog}, key, strconv.FormatFloat(score, 'f', -1, 64)).Err()
+	if err != nil {
+		return s.fail("settle outbox", key, err)
+	}
+	return nil
+}
+
+// Events returns up to limit of the newest events of key, oldest first.
+// Events stored without an ID get their stream entry id. Errors: Invalid,
+// Unavailable, Internal (undecodable event).
+func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversation.Event, error) {
+	if err := checkRead(key, limit); err != nil {
+		return nil, err
+	}
+	msgs, err := s.client.XRevRangeN(ctx, s.tag(key)+":events", "+", "-", int64(limit)).Result()
+	if err != nil {
+		return nil, s.fail("read events", key, err)
+	}
+	evs := make([]conversation.Event, len(msgs))
+	for i, m := range msgs {
+		raw, _ := m.Values["e"].(string)
+		e := &evs[len(msgs)-1-i]
+		if err := json.Unmarshal([]byte(raw), e); err != nil {
+			return nil, conversation.Errorf(conversation.Internal, "read events of %q: decode event %s: %w", key, m.ID, err)
+		}
+		if e.ID == "" {
+			e.ID = m.ID
+		}
+	}
+	return evs, nil
+}
+
+// NextSequence returns the next value (1, 2, …) of the named counter.
+// Counters never expire. Errors: Invalid, Unavailable.
+func (s *Store) NextSequence(ctx context.Context, name string) (uint64, error) {
+	if err := checkKey("sequence name", name); err != nil {
+		return 0, err
+	}
+	n, err := s.client.Incr(ctx, s.cfg.Prefix+":seq:{"+tagEscaper.Replace(name)+"}").Result()
+	if err != nil {
+		return 0, s.fail("next sequence", name, err)
+	}
+	return uint64(n), nil
+}
+
+// Ping reports whether Redis answers. Errors: Unavailable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.client.Ping(ctx).Err(); err != nil {
+		return s.fail("ping", "", err)
+	}
+	return nil
+}
+
+// Close closes the Redis client. Calling it again returns the first
+// result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.client.Close() })
+	return s.closeErr
+}
+
+// unavailablePrefixes are Redis error replies that mean "try again later".
+var unavailablePrefixes = []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS", "OOM", "MOVED", "ASK"}
+
+// fail maps a Redis or network error to a conversation error code:
+// server replies that mean "later" and all connection-level failures
+// (refused, reset, timeouts, a closed client, ctx ending) are Unavailable,
+// other server errors are Internal.
+func (s *Store) fail(op, key string, err error) error {
+	what := "redisstore: " + op
+	if key != "" {
+		what += " " + strconv.Quote(key)
+	}
+	var ce *conversation.Error
+	if errors.As(err, &ce) {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		for _, p := range unavailablePrefixes {
+			if redis.HasErrorPrefix(err, p) {
+				return fmt.Errorf("%s: %w", what, &conversation.Error{Code: conversation.Unavailable, Message: "the conversation store is busy", Err: err})
+			}
+		}
+		return fmt.Errorf("%s: %w", what, &conversation.Error{Code: conversation.Internal, Message: "the conversation store failed", Err: err})
+	}
+	return fmt.Errorf("%s: %w", what, &conversation.Error{Code: conversation.Unavailable, Message: "the conversation store is unavailable", Err: err})
+}

@@ -1,0 +1,375 @@
+package redisstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/redisstore"
+	"github.com/tier0/tier0/conversation/redisstore/redistest"
+	"github.com/tier0/tier0/conversation/storetest"
+)
+
+var prefixes atomic.Int64
+
+// quietLogger drops go-redis's own log lines (dial failures while a test
+// server is down are expected).
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
+
+func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{})
+	os.Exit(m.Run())
+}
+
+// newStore returns a store with its own key prefix on srv.
+func newStore(tb testing.TB, srv *redistest.Server, cfg redisstore.Config) *redisstore.Store {
+	tb.Helper()
+	if cfg.Prefix == "" {
+		cfg.Prefix = fmt.Sprintf("t%d", prefixes.Add(1))
+	}
+	s, err := redisstore.New(srv.NewClient(), cfg)
+	if err != nil {
+		tb.Fatalf("redisstore.New: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	srv := redistest.Start(t)
+	storetest.Run(t, func(t *testing.T) conversation.Store {
+		return newStore(t, srv, redisstore.Config{EventsMaxLen: storetest.EventsCap})
+	})
+}
+
+// TestConformanceCluster runs the suite against a one-node Redis Cluster,
+// which rejects any script whose keys span slots (CROSSSLOT).
+func TestConformanceCluster(t *testing.T) {
+	srv := redistest.StartCluster(t)
+	storetest.Run(t, func(t *testing.T) conversation.Store {
+		return newStore(t, srv, redisstore.Config{EventsMaxLen: storetest.EventsCap})
+	})
+}
+
+func TestConfigValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		cfg  redisstore.Config
+		ok   bool
+	}{
+		{"Defaults", redisstore.Config{}, true},
+		{"Custom", redisstore.Config{Prefix: "acme:prod", IdleTTL: time.Hour, DedupeTTL: time.Minute, EventsMaxLen: 10}, true},
+		{"BracePrefix", redisstore.Config{Prefix: "a{b}"}, false},
+		{"SpacePrefix", redisstore.Config{Prefix: "a b"}, false},
+		{"LongPrefix", redisstore.Config{Prefix: strings.Repeat("p", 65)}, false},
+		{"NegativeIdle", redisstore.Config{IdleTTL: -time.Second}, false},
+		{"TinyDedupe", redisstore.Config{DedupeTTL: time.Millisecond}, false},
+		{"NegativeEvents", redisstore.Config{EventsMaxLen: -1}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.cfg.Validate()
+			if (err == nil) != tc.ok {
+				t.Fatalf("Validate: got %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && conversation.ErrorCode(err) != conversation.Invalid {
+				t.Fatalf("Validate: got code %q, want %q", conversation.ErrorCode(err), conversation.Invalid)
+			}
+		})
+	}
+	if _, err := redisstore.New(nil, redisstore.Config{}); conversation.ErrorCode(err) != conversation.Invalid {
+		t.Fatalf("New(nil client): got %v, want an Invalid error", err)
+	}
+}
+
+// TestServerKilled checks that a dead Redis yields Unavailable errors (no
+// panic, no hang) and that the store recovers once Redis is back.
+func TestServerKilled(t *testing.T) {
+	srv := redistest.Start(t)
+	// Fewer retries than go-redis's defaults keep the test fast.
+	client := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: 1, DialerRetries: 1, DialTimeout: time.Second})
+	s, err := redisstore.New(client, redisstore.Config{Prefix: "killed"})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	key := "webchat:killed"
+	l, err := s.Acquire(ctx, key, 10*time.Second)
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	srv.Kill()
+
+	c := &conversation.Conversation{Key: key, Phase: conversation.PhaseBot}
+	ops := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"Ping", s.Ping},
+		{"Load", func(ctx context.Context) error { _, err := s.Load(ctx, key); return err }},
+		{"Acquire", func(ctx context.Context) error { _, err := s.Acquire(ctx, key, time.Second); return err }},
+		{"Release", func(ctx context.Context) error { return s.Release(ctx, l) }},
+		{"Seen", func(ctx context.Context) error { _, err := s.Seen(ctx, key, "d"); return err }},
+		{"Commit", func(ctx context.Context) error {
+			return s.Commit(ctx, l, conversation.Commit{Conversation: c, Outbound: []conversation.Outbound{{ID: "o"}}})
+		}},
+		{"Pending", func(ctx context.Context) error { _, err := s.Pending(ctx, key, 1); return err }},
+		{"Ack", func(ctx context.Context) error { return s.Ack(ctx, key, "o") }},
+		{"Backlog", func(ctx context.Context) error { _, err := s.Backlog(ctx, time.Now(), 1); return err }},
+		{"Settle", func(ctx context.Context) error { return s.Settle(ctx, key) }},
+		{"Events", func(ctx context.Context) error { _, err := s.Events(ctx, key, 1); return err }},
+		{"NextSequence", func(ctx context.Context) error { _, err := s.NextSequence(ctx, "n"); return err }},
+	}
+	for _, op := range ops {
+		t.Run("Down/"+op.name, func(t *testing.T) {
+			err := op.call(ctx)
+			if got := conversation.ErrorCode(err); got != conversation.Unavailable {
+				t.Fatalf("%s with Redis down: got code %q (error %v), want %q", op.name, got, err, conversation.Unavailable)
+			}
+		})
+	}
+	t.Run("Down/ContextDeadline", func(t *testing.T) {
+		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		defer cancel()
+		err := s.Ping(short)
+		if conversation.ErrorCode(err) != conversation.Unavailable {
+			t.Fatalf("Ping with a short deadline: got %v, want an Unavailable error", err)
+		}
+	})
+
+	srv.Restart(t)
+	// The data is gone (the test server keeps nothing on disk). After a
+	// burst of failed dials go-redis probes the server once a second, so
+	// the store may need a moment before it answers again.
+	recovered := time.Now().Add(15 * time.Second)
+	for err := s.Ping(ctx); err != nil; err = s.Ping(ctx) {
+		if time.Now().After(recovered) {
+			t.Fatalf("Ping 15s after restart: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	l, err = s.Acquire(ctx, key, 10*time.Second)
+	if err != nil {
+		t.Fatalf("Acquire after restart: %v", err)
+	}
+	if err := s.Commit(ctx, l, conversation.Commit{Conversation: c, DedupeKey: "d"}); err != nil {
+		t.Fatalf("Commit after restart: %v", err)
+	}
+	if got, err := s.Load(ctx, key); err != nil || got.Version != 1 {
+		t.Fatalf("Load after restart: got %+v, %v; want version 1", got, err)
+	}
+}
+
+func TestClosedStore(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv, redisstore.Config{})
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := s.Load(context.Background(), "k"); conversation.ErrorCode(err) != conversation.Unavailable {
+		t.Fatalf("Load on a closed store: got %v, want an Unavailable error", err)
+	}
+}
+
+// crc16 is the CRC-16/XMODEM checksum Redis Cluster uses for key slots.
+func crc16(b []byte) uint16 {
+	var crc uint16
+	for _, c := range b {
+		crc ^= uint16(c) << 8
+		for range 8 {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc
+}
+
+// keySlot computes the cluster slot of key, honouring hash tags.
+func keySlot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	return crc16([]byte(key)) % 16384
+}
+
+func TestKeySlot(t *testing.T) {
+	// Reference values from the Redis Cluster specification and CLUSTER KEYSLOT.
+	if got := crc16([]byte("123456789")); got != 0x31C3 {
+		t.Fatalf("crc16(123456789): got %#x, want 0x31c3", got)
+	}
+	cases := []struct {
+		key  string
+		want uint16
+	}{{"foo", 12182}, {"{user1000}.following", keySlot("user1000")}, {"foo{}{bar}", keySlot("foo{}{bar}")}}
+	for _, tc := range cases {
+		if got := keySlot(tc.key); got != tc.want {
+			t.Fatalf("keySlot(%q): got %d, want %d", tc.key, got, tc.want)
+		}
+	}
+}
+
+// TestKeyLayout checks that every key one conversation's commit writes
+// carries the same hash tag and so lives in one cluster slot, also for
+// conversation keys with braces.
+func TestKeyLayout(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	for _, key := range []string{"slack:T1:C2:17.1", "a{b}c", "}{", "{x}"} {
+		t.Run(key, func(t *testing.T) {
+			s := newStore(t, srv, redisstore.Config{})
+			t.Cleanup(func() { _ = s.Close() })
+			prefix := s.Config().Prefix
+			l, err := s.Acquire(ctx, key, 10*time.Second)
+			if err != nil {
+				t.Fatalf("Acquire: %v", err)
+			}
+			// Keep a lease key around too.
+			if _, err := s.Acquire(ctx, key+"/other", 10*time.Second); err != nil {
+				t.Fatalf("Acquire: %v", err)
+			}
+			c := &conversation.Conversation{Key: key, Phase: conversation.PhaseBot}
+			err = s.Commit(ctx, l, conversation.Commit{Conversation: c, DedupeKey: "d{1}",
+				Events:   []conversation.Event{{Type: conversation.EventAnswered}},
+				Outbound: []conversation.Outbound{{ID: "o-1", Text: "hi"}}})
+			if err != nil {
+				t.Fatalf("Commit: %v", err)
+			}
+			if _, err := s.Acquire(ctx, key, 10*time.Second); err != nil { // a live lease key
+				t.Fatalf("Acquire: %v", err)
+			}
+			keys, err := s.Client().Keys(ctx, prefix+":*").Result()
+			if err != nil {
+				t.Fatalf("KEYS: %v", err)
+			}
+			slots := map[uint16][]string{}
+			var kinds []string
+			for _, k := range keys {
+				if k == prefix+":outbox:backlog" || strings.HasSuffix(k, "/other}:lease") || strings.HasSuffix(k, "/other}:fence") {
+					continue
+				}
+				if !strings.HasPrefix(k, prefix+":{") {
+					t.Fatalf("key %q has no hash tag right after the prefix", k)
+				}
+				slots[keySlot(k)] = append(slots[keySlot(k)], k)
+				kinds = append(kinds, k[strings.IndexByte(k, '}')+1:])
+			}
+			if len(slots) != 1 {
+				t.Fatalf("keys of one conversation span %d slots: %v", len(slots), slots)
+			}
+			want := []string{":state", ":lease", ":fence", ":seen:d{1}", ":outbox", ":outmsg", ":events"}
+			for _, w := range want {
+				found := false
+				for _, k := range kinds {
+					found = found || k == w
+				}
+				if !found {
+					t.Fatalf("no key ending in %q among %q", w, keys)
+				}
+			}
+		})
+	}
+}
+
+// TestIdleTTL checks that a commit puts the configured expiry on every
+// per-conversation key and the dedupe TTL on the dedupe mark.
+func TestIdleTTL(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStore(t, srv, redisstore.Config{IdleTTL: time.Hour, DedupeTTL: 10 * time.Minute})
+	t.Cleanup(func() { _ = s.Close() })
+	key := "webchat:ttl"
+	l, err := s.Acquire(ctx, key, 10*time.Second)
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	c := &conversation.Conversation{Key: key, Phase: conversation.PhaseBot}
+	err = s.Commit(ctx, l, conversation.Commit{Conversation: c, DedupeKey: "d-1",
+		Events:   []conversation.Event{{Type: conversation.EventAnswered}},
+		Outbound: []conversation.Outbound{{ID: "o-1", Text: "hi"}}})
+	if err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+	tag := s.Config().Prefix + ":{" + key + "}"
+	cases := []struct {
+		suffix   string
+		min, max time.Duration
+	}{
+		{":state", 59 * time.Minute, time.Hour},
+		{":fence", 59 * time.Minute, time.Hour},
+		{":outbox", 59 * time.Minute, time.Hour},
+		{":outmsg", 59 * time.Minute, time.Hour},
+		{":events", 59 * time.Minute, time.Hour},
+		{":seen:d-1", 9 * time.Minute, 10 * time.Minute},
+	}
+	for _, tc := range cases {
+		t.Run(tc.suffix, func(t *testing.T) {
+			got, err := s.Client().PTTL(ctx, tag+tc.suffix).Result()
+			if err != nil {
+				t.Fatalf("PTTL: %v", err)
+			}
+			if got < tc.min || got > tc.max {
+				t.Fatalf("PTTL(%s): got %s, want within %s..%s", tc.suffix, got, tc.min, tc.max)
+			}
+		})
+	}
+	// The global sequence counters never expire.
+	if _, err := s.NextSequence(ctx, "ticket"); err != nil {
+		t.Fatalf("NextSequence: %v", err)
+	}
+	if got, err := s.Client().PTTL(ctx, s.Config().Prefix+":seq:{ticket}").Result(); err != nil || got != -1 {
+		t.Fatalf("PTTL of a sequence: got %v, %v; want -1ns (no expiry)", got, err)
+	}
+}
+
+// TestSettleWhileTurnInFlight covers the window between a turn's backlog
+// hint and its commit: Settle must keep the entry while the lease is held.
+func TestSettleWhileTurnInFlight(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := context.Background()
+	s := newStore(t, srv, redisstore.Config{})
+	t.Cleanup(func() { _ = s.Close() })
+	key := "webchat:inflight"
+	backlogKey := s.Config().Prefix + ":outbox:backlog"
+	l, err := s.Acquire(ctx, key, 10*time.Second)
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	// The hint a committing turn writes first, as it would.
+	if err := s.Client().ZAdd(ctx, backlogKey, redis.Z{Score: float64(time.Now().UnixMilli()), Member: key}).Err(); err != nil {
+		t.Fatalf("ZADD: %v", err)
+	}
+	if err := s.Settle(ctx, key); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	if _, err := s.Client().ZScore(ctx, backlogKey, key).Result(); errors.Is(err, redis.Nil) {
+		t.Fatal("Settle removed a backlog entry while the conversation's turn holds the lease")
+	}
+	if err := s.Release(ctx, l); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if err := s.Settle(ctx, key); err != nil {
+		t.Fatalf("Settle: %v", err)
+	}
+	if _, err := s.Client().ZScore(ctx, backlogKey, key).Result(); !errors.Is(err, redis.Nil) {
+		t.Fatalf("after Release, Settle kept the entry (ZSCORE error %v)", err)
+	}
+}

@@ -1,0 +1,108 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// The scripts below run atomically inside Redis. Every key a script
+// touches is passed in KEYS and, apart from the backlog scripts, all of
+// them carry the same hash tag, so each script stays inside one cluster
+// slot.
+
+// acquireScript takes a lease: KEYS lease, fence; ARGV ttl ms, idle ms.
+// It returns the new fencing token, or 0 when the lease is held.
+var acquireScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local token = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
+return token
+`)
+
+// releaseScript deletes a lease only while it is still the caller's:
+// KEYS lease; ARGV token.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// commitScript applies one turn.
+//
+//	KEYS  1 state (hash v, d)  2 lease  3 seen mark  4 outbox (list of ids)
+//	      5 outbound messages (hash id -> json)  6 events (stream)  7 fence
+//	ARGV  1 token  2 expected version  3 new version  4 state json
+//	      5 "1" to mark the dedupe key  6 idle ms  7 dedupe ms
+//	      8 events max length  9 number of events  10 number of outbound
+//	      then the events' json, then id, json per outbound message
+//
+// It returns {"OK", eventID...} or {"LEASE"}, {"DUP"}, {"STALE"} without
+// writing anything. Checks run in that order: a redelivered message is
+// reported as a duplicate even when its version is also stale.
+var commitScript = redis.NewScript(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'LEASE'} end
+if ARGV[5] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {'DUP'} end
+local cur = redis.call('HGET', KEYS[1], 'v')
+if not cur then cur = '0' end
+if cur ~= ARGV[2] then return {'STALE'} end
+local idle = ARGV[6]
+redis.call('HSET', KEYS[1], 'v', ARGV[3], 'd', ARGV[4])
+if ARGV[5] == '1' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[7]) end
+local ne, no = tonumber(ARGV[9]), tonumber(ARGV[10])
+local res = {'OK'}
+for i = 1, ne do
+  res[i + 1] = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[10 + i])
+end
+local base = 10 + ne
+for j = 1, no do
+  local id, msg = ARGV[base + 2 * j - 1], ARGV[base + 2 * j]
+  if redis.call('HSET', KEYS[5], id, msg) == 1 then redis.call('RPUSH', KEYS[4], id) end
+end
+for k = 1, 7 do
+  if k ~= 2 and k ~= 3 then redis.call('PEXPIRE', KEYS[k], idle) end
+end
+redis.call('DEL', KEYS[2])
+return res
+`)
+
+// pendingScript returns up to ARGV[1] outbound messages, oldest first:
+// KEYS outbox, outbound messages.
+var pendingScript = redis.NewScript(`
+local ids = redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+if #ids == 0 then return {} end
+return redis.call('HMGET', KEYS[2], unpack(ids))
+`)
+
+// ackScript removes one outbound message: KEYS outbox, outbound messages;
+// ARGV id.
+var ackScript = redis.NewScript(`
+redis.call('LREM', KEYS[1], 0, ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 0
+`)
+
+// hintScript marks a conversation in the backlog: KEYS backlog; ARGV
+// member, now ms. The score always changes, so Settle can tell a hint
+// written after it read the score.
+var hintScript = redis.NewScript(`
+local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
+local score = tonumber(ARGV[2])
+if old and tonumber(old) >= score then score = tonumber(old) + 1 end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
+return 0
+`)
+
+// drainedScript reports 1 when a conversation has no pending outbound
+// message and no turn in flight (its lease is free): KEYS outbox, lease.
+// A turn writes its backlog hint before its commit while holding the
+// lease, so a held lease means a hint Settle may have read is not yet
+// backed by the outbox.
+var drainedScript = redis.NewScript(`
+if redis.call('LLEN', KEYS[1]) > 0 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+return 1
+`)
+
+// settleScript removes a backlog member only while its score is still the
+// one read before: KEYS backlog; ARGV member, score.
+var settleScript = redis.NewScript(`
+local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if s and tonumber(s) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) return 1 end
+return 0
+`)

@@ -1,0 +1,161 @@
+// Package handoff opens tickets when the bot hands a thread to a human and
+// prepares what the staff channel is told.
+//
+// This is the first, minimal desk: human-friendly ticket ids from a store
+// sequence, one team, a default priority, and an optional staff channel
+// that receives a handoff card and the customer's later messages. Routing
+// rules, SLA clocks and the agent console build on it.
+package handoff
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/tier0/tier0/conversation"
+)
+
+// Sequencer hands out increasing numbers; conversation.Store satisfies it.
+type Sequencer interface {
+	NextSequence(ctx context.Context, name string) (uint64, error)
+}
+
+// Config configures a Desk.
+type Config struct {
+	// TicketPrefix starts every ticket id, e.g. "IT" gives "IT-1001".
+	TicketPrefix string
+	// FirstNumber is added to the sequence so ids look settled (default 1000).
+	FirstNumber uint64
+	Team        string // team that receives tickets (default "Support")
+	Priority    string // default priority, P1..P4 (default "P3")
+	// StaffChannel, when set, receives a handoff card for every new ticket
+	// and the customer's messages while the ticket is open; StaffThread is
+	// where in that channel (a channel id, a group id).
+	StaffChannel conversation.Channel
+	StaffThread  string
+	// TranscriptTurns is how many recent turns the handoff card quotes (default 10).
+	TranscriptTurns int
+}
+
+var (
+	prefixRE   = regexp.MustCompile(`^[A-Z][A-Z0-9]{0,9}$`)
+	priorityRE = regexp.MustCompile(`^P[1-4]$`)
+)
+
+// Validate reports the first invalid field as an Invalid error.
+func (c Config) Validate() error {
+	if !prefixRE.MatchString(c.TicketPrefix) {
+		return conversation.Errorf(conversation.Invalid, "handoff: ticket prefix %q must be 1-10 upper-case letters or digits, starting with a letter", c.TicketPrefix)
+	}
+	if c.Priority != "" && !priorityRE.MatchString(c.Priority) {
+		return conversation.Errorf(conversation.Invalid, "handoff: priority %q must be one of P1, P2, P3, P4", c.Priority)
+	}
+	return nil
+}
+
+func (c Config) withDefaults() Config {
+	if c.TicketPrefix == "" {
+		c.TicketPrefix = "T"
+	}
+	if c.FirstNumber == 0 {
+		c.FirstNumber = 1000
+	}
+	if c.Team == "" {
+		c.Team = "Support"
+	}
+	if c.Priority == "" {
+		c.Priority = "P3"
+	}
+	if c.TranscriptTurns <= 0 {
+		c.TranscriptTurns = 10
+	}
+	return c
+}
+
+// Desk implements conversation.Handoff.
+type Desk struct {
+	seq Sequencer
+	cfg Config
+}
+
+var _ conversation.Handoff = (*Desk)(nil)
+
+// NewDesk returns a desk that numbers tickets with seq. Errors: Invalid
+// when cfg does not validate.
+func NewDesk(seq Sequencer, cfg Config) (*Desk, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Desk{seq: seq, cfg: cfg}, nil
+}
+
+// Open numbers a new ticket and returns the handoff card for the staff
+// channel (none when no staff channel is configured). Errors: those of the
+// Sequencer (Unavailable).
+func (d *Desk) Open(ctx context.Context, r conversation.HandoffRequest) (conversation.Ticket, []conversation.Outbound, error) {
+	n, err := d.seq.NextSequence(ctx, "ticket:"+d.cfg.TicketPrefix)
+	if err != nil {
+		return conversation.Ticket{}, nil, fmt.Errorf("number ticket: %w", err)
+	}
+	t := conversation.Ticket{
+		ID:       fmt.Sprintf("%s-%d", d.cfg.TicketPrefix, d.cfg.FirstNumber+n),
+		Status:   "open",
+		Priority: d.cfg.Priority,
+		Team:     d.cfg.Team,
+	}
+	if d.cfg.StaffChannel == "" {
+		return t, nil, nil
+	}
+	return t, []conversation.Outbound{d.toStaff(conversation.KindHandoff, Card(t, r, d.cfg.TranscriptTurns))}, nil
+}
+
+// Relay returns the customer's message for the staff channel, or nothing
+// when no staff channel is configured.
+func (d *Desk) Relay(_ context.Context, c *conversation.Conversation, m *conversation.Message) ([]conversation.Outbound, error) {
+	if d.cfg.StaffChannel == "" {
+		return nil, nil
+	}
+	text := m.Text
+	if text == "" && m.Action != nil {
+		text = "[clicked " + m.Action.ID + "]"
+	}
+	return []conversation.Outbound{d.toStaff(conversation.KindStaff, fmt.Sprintf("%s (%s): %s", c.Ticket, name(c.User), text))}, nil
+}
+
+func (d *Desk) toStaff(kind conversation.OutboundKind, text string) conversation.Outbound {
+	return conversation.Outbound{Channel: d.cfg.StaffChannel, ThreadKey: d.cfg.StaffThread, Kind: kind, Text: text}
+}
+
+func name(u conversation.Identity) string {
+	if u.DisplayName != "" {
+		return u.DisplayName
+	}
+	return u.ID
+}
+
+// Card renders the plain-text handoff card: ticket, reason, customer and
+// the last turns of the transcript with the sources the bot cited.
+func Card(t conversation.Ticket, r conversation.HandoffRequest, turns int) string {
+	c := r.Conversation
+	var b strings.Builder
+	fmt.Fprintf(&b, "New ticket %s (%s, %s) for %s\n", t.ID, t.Priority, t.Team, name(c.User))
+	fmt.Fprintf(&b, "Reason: %s · Channel: %s · Conversation: %s\n", r.Reason, c.Channel, c.Key)
+	h := c.History
+	if len(h) > turns {
+		h = h[len(h)-turns:]
+	}
+	b.WriteString("Transcript:\n")
+	for _, tn := range h {
+		text := tn.Text
+		if text == "" && tn.Action != nil {
+			text = "[clicked " + tn.Action.ID + "]"
+		}
+		fmt.Fprintf(&b, "  %s: %s\n", tn.Role, text)
+		for _, ci := range tn.Citations {
+			fmt.Fprintf(&b, "    cited: %s (%s)\n", ci.Title, ci.Source)
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,360 @@
+package knowledge
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tier0/tier0/conversation"
+)
+
+// Defaults and limits of the Answerer.
+const (
+	DefaultTopK = 5
+	// DefaultThreshold is calibrated with the HashEmbedder: questions the
+	// test corpus answers scored 0.70 to 1, off-topic ones at most 0.44;
+	// on the IT helpdesk sample (configs/it-helpdesk) answerable English
+	// questions scored 0.73 at the median, off-topic ones at most 0.43.
+	DefaultThreshold      = 0.5
+	DefaultMaxAnswerChars = 700
+	// MaxQueryChars bounds the question text; the rest is ignored.
+	MaxQueryChars = 2000
+	// secondCitationGap is how close (in score) a chunk of another document
+	// must come to the best one to be cited as well.
+	secondCitationGap = 0.05
+)
+
+// Weights and calibration of the answerability score; see Answerer.
+const (
+	vectorWeight   = 0.5
+	coverageWeight = 0.4
+	headingWeight  = 0.1
+	// fullSimilarity is the cosine similarity that counts as a full vector
+	// match: a short question never reaches 1 against a long chunk.
+	fullSimilarity = 0.5
+	// partialMatch is the credit for a query term found only inside a
+	// longer word of the chunk (or the other way round), as in compounds,
+	// or only with one typo.
+	partialMatch = 0.5
+	// minPartialRunes is the shortest term that may match inside another word.
+	minPartialRunes = 5
+	// minTailChars is the least room worth filling with part of a block.
+	minTailChars = 120
+)
+
+// AnswerConfig configures an Answerer. Zero fields take the defaults.
+type AnswerConfig struct {
+	// TopK is how many chunks are retrieved and re-scored (default 5).
+	TopK int
+	// Threshold is the answerability score from which an answer counts as
+	// confident (default DefaultThreshold).
+	Threshold float64
+	// MaxAnswerChars bounds the answer text (default 700).
+	MaxAnswerChars int
+	// URLFor maps a chunk's source to a link for chunks without a front
+	// matter url. Nil means no link.
+	URLFor func(source string) string
+}
+
+// Validate reports out-of-range settings (zero values are fine: they take
+// the defaults). Errors: Invalid.
+func (c AnswerConfig) Validate() error {
+	switch {
+	case c.TopK < 0 || c.TopK > 100:
+		return conversation.Errorf(conversation.Invalid, "answer config: top k %d, want 0 to 100", c.TopK)
+	case c.Threshold < 0 || c.Threshold > 1 || c.Threshold != c.Threshold:
+		return conversation.Errorf(conversation.Invalid, "answer config: threshold %v, want 0 to 1", c.Threshold)
+	case c.MaxAnswerChars < 0:
+		return conversation.Errorf(conversation.Invalid, "answer config: max answer chars %d, want 0 or more", c.MaxAnswerChars)
+	}
+	return nil
+}
+
+// withDefaults fills zero (and out-of-range) fields with the defaults.
+func (c AnswerConfig) withDefaults() AnswerConfig {
+	if c.TopK <= 0 || c.TopK > 100 {
+		c.TopK = DefaultTopK
+	}
+	if c.Threshold <= 0 || c.Threshold > 1 || c.Threshold != c.Threshold {
+		c.Threshold = DefaultThreshold
+	}
+	if c.MaxAnswerChars <= 0 {
+		c.MaxAnswerChars = DefaultMaxAnswerChars
+	}
+	return c
+}
+
+// Answerer answers questions extractively from an Index: it implements
+// conversation.Knowledge.
+//
+// For a question it retrieves the TopK chunks by vector similarity and
+// gives each an answerability score in [0,1]:
+//
+//	score = 0.5 · min(1, similarity/0.5) + 0.4 · coverage + 0.1 · heading
+//
+// similarity is the cosine of question and chunk vectors (a short question
+// rarely gets past 0.5 against a whole section, so 0.5 counts as full).
+// coverage is the weighted share of the question's content terms (stems of
+// the words that are not stop words) found in the chunk's title, tags,
+// heading or text; heading the same for the section heading alone (the
+// title for text before the first heading). A term weighs the square root
+// of its inverse document frequency over the index, so rare terms count
+// more and a term no document holds (likely off-topic) counts most; a term
+// found only inside a longer word (compounds) or with one typo earns half.
+//
+// The best-scoring chunk answers, Confident when its score reaches the
+// threshold. The answer text is the chunk itself, or, when it is longer
+// than MaxAnswerChars, its most relevant paragraph or list with the
+// neighbouring paragraphs that fit, trimmed after a list item or sentence;
+// for a part of a split section the neighbouring parts are searched too.
+// A chunk of another document scoring within 0.05 of the best is cited too.
+type Answerer struct {
+	ix  *Index
+	cfg AnswerConfig
+}
+
+var _ conversation.Knowledge = (*Answerer)(nil)
+
+// NewAnswerer returns an Answerer over ix. Zero or out-of-range fields of cfg
+// take the defaults; call cfg.Validate first to reject them instead.
+func NewAnswerer(ix *Index, cfg AnswerConfig) *Answerer {
+	return &Answerer{ix: ix, cfg: cfg.withDefaults()}
+}
+
+// candidate is a retrieved chunk with its answerability score.
+type candidate struct {
+	Hit
+	score float64
+}
+
+// Answer answers q.Text from the index (see Answerer); q.History and
+// q.Locale are not used yet. A question nothing in the index answers, and an
+// empty index, give Confident == false, not an error.
+// Errors: Invalid for a blank question, Unavailable when there is no index
+// or it must be rebuilt, the embedder's errors.
+func (a *Answerer) Answer(ctx context.Context, q conversation.Query) (conversation.Answer, error) {
+	if a.ix == nil {
+		return conversation.Answer{}, conversation.Errorf(conversation.Unavailable, "knowledge index not loaded")
+	}
+	text := strings.TrimSpace(q.Text)
+	if utf8.RuneCountInString(text) > MaxQueryChars {
+		text = string([]rune(text)[:MaxQueryChars])
+	}
+	if text == "" {
+		return conversation.Answer{}, conversation.Errorf(conversation.Invalid, "empty question")
+	}
+	hits, err := a.ix.Search(ctx, text, a.cfg.TopK)
+	if err != nil {
+		return conversation.Answer{}, fmt.Errorf("answer: %w", err)
+	}
+	if len(hits) == 0 {
+		return conversation.Answer{}, nil
+	}
+	terms := contentTerms(text)
+	weights := a.ix.termWeights(terms)
+	cands := make([]candidate, len(hits))
+	for i, h := range hits {
+		cov := coverage(terms, weights, h.Chunk.lexicalText())
+		heading := h.Chunk.Section
+		if heading == "" {
+			heading = h.Chunk.Title
+		}
+		head := coverage(terms, weights, heading)
+		vec := min(1, max(0, h.Similarity/fullSimilarity))
+		cands[i] = candidate{Hit: h, score: vectorWeight*vec + coverageWeight*cov + headingWeight*head}
+	}
+	sort.SliceStable(cands, func(i, j int) bool {
+		if cands[i].score != cands[j].score {
+			return cands[i].score > cands[j].score
+		}
+		return cands[i].Chunk.ID < cands[j].Chunk.ID
+	})
+	best := cands[0]
+	// The passage may sit across the cut of a split section.
+	var section []string
+	for _, c := range a.ix.around(ctx, best.Chunk, 1) {
+		section = append(section, c.Content)
+	}
+	ans := conversation.Answer{
+		Text:      extract(strings.Join(section, "\n\n"), terms, weights, a.cfg.MaxAnswerChars),
+		Citations: []conversation.Citation{a.cite(best.Chunk)},
+		Score:     min(1, max(0, best.score)),
+	}
+	// A question of stop words only ("how do I?") asks nothing answerable.
+	ans.Confident = ans.Score >= a.cfg.Threshold && ans.Text != "" && len(terms) > 0
+	for _, c := range cands[1:] {
+		if best.score-c.score > secondCitationGap {
+			break
+		}
+		if c.Chunk.Source != best.Chunk.Source {
+			ans.Citations = append(ans.Citations, a.cite(c.Chunk))
+			break
+		}
+	}
+	return ans, nil
+}
+
+func (a *Answerer) cite(c Chunk) conversation.Citation {
+	url := c.URL
+	if url == "" && a.cfg.URLFor != nil {
+		url = a.cfg.URLFor(c.Source)
+	}
+	return conversation.Citation{Title: c.Title, Source: c.Source, Section: c.Section, URL: url}
+}
+
+// coverage is the weighted share of terms found in text: each term counts
+// with its weight (see vocabulary.weight), fully when text holds it and by
+// partialMatch when text holds it only as part of a longer word or with one
+// typo; see Answerer.
+func coverage(terms []string, weights []float64, text string) float64 {
+	have := contentTerms(text)
+	set := make(map[string]bool, len(have))
+	for _, t := range have {
+		set[t] = true
+	}
+	var total, got float64
+	for i, q := range terms {
+		total += weights[i]
+		if set[q] {
+			got += weights[i]
+			continue
+		}
+		for _, t := range have {
+			if partOf(q, t) || partOf(t, q) || oneEdit(q, t) {
+				got += weights[i] * partialMatch
+				break
+			}
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return got / total
+}
+
+// partOf reports whether short, long enough to mean something, occurs
+// inside long.
+func partOf(short, long string) bool {
+	return len(long) > len(short) && utf8.RuneCountInString(short) >= minPartialRunes && strings.Contains(long, short)
+}
+
+// oneEdit reports whether a and b, both long enough to mean something,
+// differ by one inserted, deleted, replaced or two swapped neighbouring
+// letters: a typo.
+func oneEdit(a, b string) bool {
+	ra, rb := []rune(a), []rune(b)
+	if len(ra) < minPartialRunes || len(rb) < minPartialRunes || a == b {
+		return false
+	}
+	if len(ra) > len(rb) {
+		ra, rb = rb, ra
+	}
+	if len(rb)-len(ra) > 1 {
+		return false
+	}
+	i := 0
+	for i < len(ra) && ra[i] == rb[i] {
+		i++
+	}
+	if len(ra) == len(rb) {
+		if i+1 < len(ra) && ra[i] == rb[i+1] && ra[i+1] == rb[i] && string(ra[i+2:]) == string(rb[i+2:]) {
+			return true // swapped
+		}
+		return string(ra[i+1:]) == string(rb[i+1:]) // replaced
+	}
+	return string(ra[i:]) == string(rb[i+1:]) // inserted
+}
+
+// extract returns the part of content that answers best, its paragraphs
+// unwrapped: all of it when it fits in max characters; otherwise the paragraph (or list) matching most
+// terms plus its neighbours while they fit, in their original order, and
+// the first items or sentences of the next paragraph if there is room. A
+// paragraph that alone is too long is trimmed after a list item or sentence.
+func extract(content string, terms []string, weights []float64, max int) string {
+	blocks := paragraphs(content)
+	for i, b := range blocks {
+		blocks[i] = unwrap(b)
+	}
+	if all := strings.Join(blocks, "\n\n"); utf8.RuneCountInString(all) <= max {
+		return all
+	}
+	best, bestCov := 0, -1.0
+	for i, b := range blocks {
+		if cov := coverage(terms, weights, b); cov > bestCov {
+			best, bestCov = i, cov
+		}
+	}
+	size := func(i int) int { return utf8.RuneCountInString(blocks[i]) + 2 }
+	if size(best)-2 > max {
+		return trimBlock(blocks[best], max)
+	}
+	lo, hi, used := best, best, size(best)-2
+	for grew := true; grew; {
+		grew = false
+		// Prefer what follows: a lead-in ("Do this:") comes before its steps.
+		if hi+1 < len(blocks) && used+size(hi+1) <= max {
+			hi++
+			used += size(hi)
+			grew = true
+		}
+		if lo > 0 && used+size(lo-1) <= max {
+			lo--
+			used += size(lo)
+			grew = true
+		}
+	}
+	parts := blocks[lo : hi+1 : hi+1]
+	// Room left: add the first whole items or sentences of the next block,
+	// typically the steps after a lead-in paragraph.
+	if rest := max - used - 2; hi+1 < len(blocks) && rest >= minTailChars {
+		if tail := trimBlock(blocks[hi+1], rest); !strings.HasSuffix(tail, "…") {
+			parts = append(parts, tail)
+		}
+	}
+	return strings.Join(parts, "\n\n")
+}
+
+// unwrap joins the lines of a plain paragraph, which markdown wraps for
+// the editor's sake, so chat clients show flowing text. Lists, quotes,
+// tables, code and headings keep their lines.
+func unwrap(block string) string {
+	lines := strings.Split(block, "\n")
+	for _, l := range lines {
+		if structuredLine.MatchString(l) {
+			return block
+		}
+	}
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, " ")
+}
+
+// structuredLine matches a markdown line whose line break matters.
+var structuredLine = regexp.MustCompile(`^(\s*([-*+]\s|\d+[.)]\s|[>|#]|` + "```" + `|~~~)|\s{4}|\t)`)
+
+// trimBlock shortens one paragraph to at most max characters, cutting after
+// a whole line (list item) or sentence; a block without such a boundary is
+// cut at a space and marked with "…".
+func trimBlock(b string, max int) string {
+	r := []rune(b)
+	if len(r) <= max {
+		return b
+	}
+	cut := string(r[:max])
+	if i := strings.LastIndexByte(cut, '\n'); i >= len(cut)/3 {
+		return strings.TrimSpace(cut[:i])
+	}
+	for i := len(cut) - 1; i >= len(cut)/3; i-- {
+		if (cut[i] == '.' || cut[i] == '!' || cut[i] == '?') && (i+1 == len(cut) || cut[i+1] == ' ') {
+			return cut[:i+1]
+		}
+	}
+	if i := strings.LastIndexByte(cut, ' '); i > 0 {
+		cut = cut[:i]
+	}
+	return strings.TrimSpace(string([]rune(cut)[:min(utf8.RuneCountInString(cut), max-1)])) + "…"
+}
