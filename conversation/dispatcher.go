@@ -192,51 +192,83 @@ func (d *Dispatcher) poll(ctx context.Context) {
 // deliver sends key's pending messages in order. It returns a delay after
 // which the key must be tried again, or 0 when nothing is left to do.
 func (d *Dispatcher) deliver(ctx context.Context, key string) time.Duration {
-	lease, err := d.store.Acquire(ctx, "deliver/"+key, d.cfg.LeaseTTL)
-	if errors.Is(err, ErrLeaseHeld) {
-		return d.cfg.Grace // someone else is delivering; check back later
-	}
-	if err != nil {
-		if ctx.Err() == nil {
-			d.cfg.Logger.Warn("outbox lease failed", "conversation", key, "err", err)
-		}
-		return d.cfg.BaseBackoff
-	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_ = d.store.Release(rctx, lease)
-		cancel()
-	}()
-	deadline := lease.Expires.Add(-d.cfg.LeaseTTL / 4)
 	for {
-		pending, err := d.store.Pending(ctx, key, 64)
+		c, err := d.claim(ctx, key)
+		if errors.Is(err, ErrLeaseHeld) {
+			return d.cfg.Grace // someone else is delivering; check back later
+		}
 		if err != nil {
 			if ctx.Err() == nil {
-				d.cfg.Logger.Warn("outbox read failed", "conversation", key, "err", err)
+				d.cfg.Logger.Warn("outbox claim failed", "conversation", key, "err", err)
 			}
 			return d.cfg.BaseBackoff
 		}
-		if len(pending) == 0 {
-			if err := d.store.Settle(ctx, key); err != nil && ctx.Err() == nil {
-				d.cfg.Logger.Warn("outbox settle failed", "conversation", key, "err", err)
-			}
-			return 0
-		}
-		for _, o := range pending {
+		var delivered []string
+		var retry time.Duration
+		deadline := c.Lease.Expires.Add(-d.cfg.LeaseTTL / 4)
+		for _, o := range c.Messages {
 			if time.Now().After(deadline) {
-				return time.Millisecond // lease nearly over: start again with a fresh one
+				retry = time.Millisecond // lease nearly over: go on with a fresh one
+				break
 			}
-			if wait := d.send(ctx, o); wait > 0 {
-				return wait
+			if retry = d.send(ctx, o); retry > 0 {
+				break
 			}
-			if err := d.store.Ack(ctx, key, o.ID); err != nil {
-				if ctx.Err() == nil {
-					d.cfg.Logger.Warn("outbox ack failed", "conversation", key, "err", err)
-				}
-				return d.cfg.BaseBackoff
-			}
+			delivered = append(delivered, o.ID)
+		}
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		err = d.finish(fctx, c, delivered)
+		cancel()
+		if err != nil {
+			d.cfg.Logger.Warn("outbox finish failed", "conversation", key, "err", err)
+			return d.cfg.BaseBackoff
+		}
+		if retry > 0 || !c.More {
+			return retry
 		}
 	}
+}
+
+const claimBatch = 64
+
+// claim takes a batch through the store's OutboxClaimer, or through the
+// basic Outbox methods.
+func (d *Dispatcher) claim(ctx context.Context, key string) (OutboxClaim, error) {
+	if oc, ok := d.store.(OutboxClaimer); ok {
+		return oc.ClaimOutbox(ctx, key, d.cfg.LeaseTTL, claimBatch)
+	}
+	l, err := d.store.Acquire(ctx, "deliver/"+key, d.cfg.LeaseTTL)
+	if err != nil {
+		return OutboxClaim{}, err
+	}
+	msgs, err := d.store.Pending(ctx, key, claimBatch+1)
+	if err != nil {
+		_ = d.store.Release(ctx, l)
+		return OutboxClaim{}, err
+	}
+	c := OutboxClaim{Key: key, Lease: l, Messages: msgs}
+	if len(msgs) > claimBatch {
+		c.Messages, c.More = msgs[:claimBatch], true
+	}
+	return c, nil
+}
+
+// finish acks what was delivered, releases the claim and settles the
+// backlog entry when the batch emptied the outbox.
+func (d *Dispatcher) finish(ctx context.Context, c OutboxClaim, delivered []string) error {
+	if oc, ok := d.store.(OutboxClaimer); ok {
+		return oc.FinishOutbox(ctx, c, delivered)
+	}
+	defer d.store.Release(ctx, c.Lease)
+	for _, id := range delivered {
+		if err := d.store.Ack(ctx, c.Key, id); err != nil {
+			return err
+		}
+	}
+	if len(delivered) == len(c.Messages) && !c.More {
+		return d.store.Settle(ctx, c.Key)
+	}
+	return nil
 }
 
 // send makes one attempt. It returns 0 when the message is done with

@@ -108,15 +108,10 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 	}
 	defer unlock()
 
-	seen, err := e.store.Seen(ctx, key, m.DedupeKey)
-	if err != nil {
-		return Result{}, fmt.Errorf("dedupe check for %s: %w", key, err)
-	}
-	if seen {
+	lease, conv, err := e.begin(ctx, key, m.DedupeKey)
+	if errors.Is(err, ErrDuplicate) {
 		return Result{Duplicate: true}, nil
 	}
-
-	lease, err := e.acquire(ctx, key)
 	if err != nil {
 		return Result{}, err
 	}
@@ -129,13 +124,8 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 			_ = e.store.Release(rctx, lease)
 		}
 	}()
-
-	conv, err := e.store.Load(ctx, key)
-	switch {
-	case errors.Is(err, ErrNotFound):
+	if conv == nil {
 		conv = NewConversation(&m, now)
-	case err != nil:
-		return Result{}, fmt.Errorf("load conversation %s: %w", key, err)
 	}
 
 	t := turn{e: e, conv: conv, msg: &m, now: now}
@@ -162,31 +152,64 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 	return Result{Phase: conv.Phase, Outbound: t.out}, nil
 }
 
-// acquire takes the conversation lease, waiting with backoff while another
-// replica holds it.
-func (e *Engine) acquire(ctx context.Context, key string) (Lease, error) {
+// begin checks dedupe, takes the conversation lease (waiting with backoff
+// while another replica holds it) and loads the conversation (nil when
+// new). It returns ErrDuplicate for a message committed before.
+func (e *Engine) begin(ctx context.Context, key, dedupe string) (Lease, *Conversation, error) {
 	deadline := time.Now().Add(e.cfg.LockWait)
 	wait := 2 * time.Millisecond
 	for {
-		l, err := e.store.Acquire(ctx, key, e.cfg.LeaseTTL)
-		if err == nil {
-			return l, nil
-		}
+		l, conv, err := e.tryBegin(ctx, key, dedupe)
 		if !errors.Is(err, ErrLeaseHeld) {
-			return Lease{}, fmt.Errorf("lease conversation %s: %w", key, err)
+			return l, conv, err
 		}
 		if time.Now().After(deadline) {
-			return Lease{}, fmt.Errorf("lease conversation %s: still held after %s: %w", key, e.cfg.LockWait, err)
+			return Lease{}, nil, fmt.Errorf("lease conversation %s: still held after %s: %w", key, e.cfg.LockWait, err)
 		}
 		select {
 		case <-ctx.Done():
-			return Lease{}, ctx.Err()
+			return Lease{}, nil, ctx.Err()
 		case <-time.After(wait):
 		}
 		if wait < 200*time.Millisecond {
 			wait *= 2
 		}
 	}
+}
+
+func (e *Engine) tryBegin(ctx context.Context, key, dedupe string) (Lease, *Conversation, error) {
+	if ts, ok := e.store.(TurnStarter); ok {
+		l, conv, err := ts.BeginTurn(ctx, key, dedupe, e.cfg.LeaseTTL)
+		if err != nil && !errors.Is(err, ErrDuplicate) && !errors.Is(err, ErrLeaseHeld) {
+			err = fmt.Errorf("begin turn on %s: %w", key, err)
+		}
+		return l, conv, err
+	}
+	seen, err := e.store.Seen(ctx, key, dedupe)
+	if err != nil {
+		return Lease{}, nil, fmt.Errorf("dedupe check for %s: %w", key, err)
+	}
+	if seen {
+		return Lease{}, nil, ErrDuplicate
+	}
+	l, err := e.store.Acquire(ctx, key, e.cfg.LeaseTTL)
+	if err != nil {
+		if !errors.Is(err, ErrLeaseHeld) {
+			err = fmt.Errorf("lease conversation %s: %w", key, err)
+		}
+		return Lease{}, nil, err
+	}
+	conv, err := e.store.Load(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return l, nil, nil
+	case err != nil:
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = e.store.Release(rctx, l)
+		return Lease{}, nil, fmt.Errorf("load conversation %s: %w", key, err)
+	}
+	return l, conv, nil
 }
 
 // turn is the decision step of one Handle call: it mutates conv and

@@ -158,3 +158,42 @@ type SenderFunc func(ctx context.Context, o Outbound) error
 
 // Send calls f.
 func (f SenderFunc) Send(ctx context.Context, o Outbound) error { return f(ctx, o) }
+
+// TurnStarter is an optional Store capability: the start of a turn (dedupe
+// check, lease, load) in one step, which a networked store does in one
+// round trip. The Engine uses it when the store has it.
+type TurnStarter interface {
+	// BeginTurn returns ErrDuplicate (and takes no lease) when dedupeKey
+	// was committed for key, ErrLeaseHeld when another holder has the
+	// lease; otherwise the new lease and the stored conversation, nil when
+	// none is stored. Errors otherwise as Acquire and Load.
+	BeginTurn(ctx context.Context, key, dedupeKey string, ttl time.Duration) (Lease, *Conversation, error)
+}
+
+// OutboxClaim is a batch of a conversation's pending outbound messages,
+// taken for delivery under a delivery lease.
+type OutboxClaim struct {
+	Key      string
+	Lease    Lease
+	Messages []Outbound // oldest first
+	// More is true when the limit cut the batch.
+	More bool
+	// Mark and Busy are the store's: what it needs to decide, when the
+	// claim is finished, whether the conversation can leave the backlog.
+	Mark string
+	Busy bool
+}
+
+// OutboxClaimer is an optional Store capability: delivery in two steps
+// (claim, finish) instead of a lease, a read, an ack per message, a
+// settle and a release. The Dispatcher uses it when the store has it.
+type OutboxClaimer interface {
+	// ClaimOutbox takes key's delivery lease for ttl and returns up to
+	// limit pending messages. ErrLeaseHeld when another dispatcher has it.
+	ClaimOutbox(ctx context.Context, key string, ttl time.Duration, limit int) (OutboxClaim, error)
+	// FinishOutbox removes the delivered ids from the outbox, releases the
+	// claim and, when every claimed message was delivered, nothing more is
+	// pending and nothing was committed since the claim, removes key from
+	// the backlog. Errors: Unavailable.
+	FinishOutbox(ctx context.Context, c OutboxClaim, delivered []string) error
+}

@@ -157,12 +157,9 @@ func (a *Answerer) Answer(ctx context.Context, q conversation.Query) (conversati
 	weights := a.ix.termWeights(terms)
 	cands := make([]candidate, len(hits))
 	for i, h := range hits {
-		cov := coverage(terms, weights, h.Chunk.lexicalText())
-		heading := h.Chunk.Section
-		if heading == "" {
-			heading = h.Chunk.Title
-		}
-		head := coverage(terms, weights, heading)
+		ct := a.ix.termsOf(h.Chunk)
+		cov := coverage(terms, weights, ct.text)
+		head := coverage(terms, weights, ct.heading)
 		vec := min(1, max(0, h.Similarity/fullSimilarity))
 		cands[i] = candidate{Hit: h, score: vectorWeight*vec + coverageWeight*cov + headingWeight*head}
 	}
@@ -209,20 +206,15 @@ func (a *Answerer) cite(c Chunk) conversation.Citation {
 // with its weight (see vocabulary.weight), fully when text holds it and by
 // partialMatch when text holds it only as part of a longer word or with one
 // typo; see Answerer.
-func coverage(terms []string, weights []float64, text string) float64 {
-	have := contentTerms(text)
-	set := make(map[string]bool, len(have))
-	for _, t := range have {
-		set[t] = true
-	}
+func coverage(terms []string, weights []float64, have termSet) float64 {
 	var total, got float64
 	for i, q := range terms {
 		total += weights[i]
-		if set[q] {
+		if have.set[q] {
 			got += weights[i]
 			continue
 		}
-		for _, t := range have {
+		for _, t := range have.list {
 			if partOf(q, t) || partOf(t, q) || oneEdit(q, t) {
 				got += weights[i] * partialMatch
 				break
@@ -283,7 +275,7 @@ func extract(content string, terms []string, weights []float64, max int) string 
 	}
 	best, bestCov := 0, -1.0
 	for i, b := range blocks {
-		if cov := coverage(terms, weights, b); cov > bestCov {
+		if cov := coverage(terms, weights, newTermSet(b)); cov > bestCov {
 			best, bestCov = i, cov
 		}
 	}

@@ -10,19 +10,65 @@ import (
 // with it: a term found in few chunks says more about what the question is
 // about than one found in many, and a term found in none marks a question
 // the documents likely do not cover.
+//
+// It also keeps each chunk's analysed terms, so answering a question does
+// not analyse the candidate chunks' text again.
 type vocabulary struct {
 	chunks int
 	df     map[string]int
+	terms  map[string]chunkTerms // chunk ID → its terms
+}
+
+// termSet is the content terms of a text, as a list and as a set.
+type termSet struct {
+	list []string
+	set  map[string]bool
+}
+
+func newTermSet(text string) termSet {
+	list := contentTerms(text)
+	set := make(map[string]bool, len(list))
+	for _, t := range list {
+		set[t] = true
+	}
+	return termSet{list: list, set: set}
+}
+
+// chunkTerms is what coverage needs of a chunk: the terms of its whole
+// lexical text and of its heading.
+type chunkTerms struct {
+	text, heading termSet
+}
+
+func newChunkTerms(c Chunk) chunkTerms {
+	heading := c.Section
+	if heading == "" {
+		heading = c.Title
+	}
+	return chunkTerms{text: newTermSet(c.lexicalText()), heading: newTermSet(heading)}
 }
 
 func newVocabulary(chunks []Chunk) *vocabulary {
-	v := &vocabulary{chunks: len(chunks), df: map[string]int{}}
+	v := &vocabulary{chunks: len(chunks), df: map[string]int{}, terms: make(map[string]chunkTerms, len(chunks))}
 	for _, c := range chunks {
-		for _, t := range contentTerms(c.lexicalText()) {
+		ct := newChunkTerms(c)
+		v.terms[c.ID] = ct
+		for t := range ct.text.set {
 			v.df[t]++
 		}
 	}
 	return v
+}
+
+// termsOf returns c's analysed terms, analysing c when the vocabulary
+// does not know it (a chunk stored after the last refresh).
+func (ix *Index) termsOf(c Chunk) chunkTerms {
+	if v := ix.vocab.Load(); v != nil {
+		if ct, ok := v.terms[c.ID]; ok && ct.text.list != nil {
+			return ct
+		}
+	}
+	return newChunkTerms(c)
 }
 
 // weight is the BM25 inverse document frequency of term,

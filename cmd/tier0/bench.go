@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ type benchOptions struct {
 	redisAddr     string
 	dupShare      float64
 	questions     string
+	cpuProfile    string
 }
 
 // runBench drives many concurrent conversations through the engine on a
@@ -59,6 +61,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.redisAddr, "redis", "", "Redis address (default: start a private redis-server for the run)")
 	fs.Float64Var(&o.dupShare, "duplicates", 0.02, "share of messages delivered twice, like a platform retry")
 	fs.StringVar(&o.questions, "questions", "", "file with one question per line (default: questions.txt beside the config)")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -128,7 +131,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		if err != nil {
 			return fmt.Errorf("bench: start a private redis-server (or pass -redis ADDR): %w", err)
 		}
-		defer srv.Kill()
+		defer srv.Close()
 		addr = srv.Addr()
 	}
 	fmt.Fprintf(stderr, "bench: redis at %s, %d conversations, %.0f turns/s offered for %s (mode %s)\n", addr, o.conversations, o.rate, o.duration, o.mode)
@@ -189,10 +192,22 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 
 	var (
 		handled, failed, offered, skipped atomic.Int64
+		handleLat                         latencies
 		wg                                sync.WaitGroup
 		busy                              = make([]atomic.Bool, o.conversations)
 		turnNo                            = make([]int, o.conversations)
 	)
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	start := time.Now()
 	interval := time.Duration(float64(time.Second) / o.rate)
 	next := 0
@@ -251,7 +266,10 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 			}
 			for range deliveries {
 				inner.Go(func() {
-					if err := send(ctx, conv, m); err != nil {
+					t0 := time.Now()
+					err := send(ctx, conv, m)
+					handleLat.add(time.Since(t0))
+					if err != nil {
 						failed.Add(1)
 						log.Error("bench turn failed", "err", err)
 						return
@@ -303,11 +321,33 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	if convs > 0 {
 		bytesPer = (memAfter - memBefore) / int64(convs)
 	}
+	hl := handleLat.sorted()
+	fmt.Fprintf(stderr, "bench: accepting a message (until its reply is committed): p50 %.1f ms, p99 %.1f ms\n", pct(hl, 50), pct(hl, 99))
 	fmt.Fprintf(stderr, "bench: offered %d, skipped %d (conversation busy or handed off), handled %d deliveries, %d failed, load phase %s\n",
 		offered.Load(), skipped.Load(), handled.Load(), failed.Load(), loadTime.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "RESULT mode=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f lost=%d duplicated=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",
 		o.mode, convs, turns, float64(turns)/loadTime.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), lost, duplicated, failed.Load(), baseline, bytesPer)
 	return nil
+}
+
+// latencies collects durations from many goroutines.
+type latencies struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (l *latencies) add(d time.Duration) {
+	l.mu.Lock()
+	l.d = append(l.d, d)
+	l.mu.Unlock()
+}
+
+func (l *latencies) sorted() []time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(l.d)
+	slices.Sort(out)
+	return out
 }
 
 func pct(sorted []time.Duration, p float64) float64 {

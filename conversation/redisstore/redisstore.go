@@ -15,15 +15,18 @@
 //	<prefix>:{<key>}:outbox       list of pending outbound ids, oldest first
 //	<prefix>:{<key>}:outmsg       hash: outbound id -> outbound JSON
 //	<prefix>:{<key>}:events       stream of event JSON, XADD MAXLEN ~ EventsMaxLen
-//	<prefix>:outbox:backlog       zset: conversation key -> last hint (unix ms)
+//	<prefix>:{<key>}:dlease       the dispatcher's delivery lease (ClaimOutbox)
+//	<prefix>:{<key>}:dfence       fencing counter of delivery leases
+//	<prefix>:outbox:backlog       zset: conversation key -> last hint (unix µs)
 //	<prefix>:seq:{<name>}         counters for NextSequence
 //
 // In <key>, '%', '{' and '}' are percent-escaped so the hash tag always
 // ends where it should and distinct keys never share a name. All
 // per-conversation keys expire after Config.IdleTTL without a commit.
 //
-// Leases, like the dispatcher's delivery leases ("deliver/<key>"), are
-// ordinary keys of the same layout.
+// The backlog hint of a commit is written before (in the same pipeline as)
+// the commit script; its score is the commit time in microseconds, so a
+// later hint always changes it and Settle can tell it was written.
 package redisstore
 
 import (
@@ -51,7 +54,11 @@ type Store struct {
 	closeErr  error
 }
 
-var _ conversation.Store = (*Store)(nil)
+var (
+	_ conversation.Store         = (*Store)(nil)
+	_ conversation.TurnStarter   = (*Store)(nil)
+	_ conversation.OutboxClaimer = (*Store)(nil)
+)
 
 // New returns a store over client, which it takes over: Close closes it.
 // It does not contact Redis (use Ping). Errors: Invalid for a bad Config.
@@ -172,12 +179,6 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 		return err
 	}
 	key := c.Conversation.Key
-	if len(c.Outbound) > 0 {
-		err := hintScript.Run(ctx, s.client, []string{s.backlog}, key, time.Now().UnixMilli()).Err()
-		if err != nil {
-			return s.fail("commit conversation", key, err)
-		}
-	}
 	args := make([]any, 0, 10+len(p.events)+2*len(p.outbound))
 	dedupe := "0"
 	if c.DedupeKey != "" {
@@ -193,7 +194,25 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 	for i, o := range p.outbound {
 		args = append(args, c.Outbound[i].ID, o)
 	}
-	res, err := commitScript.Run(ctx, s.client, s.convKeys(key, c.DedupeKey), args...).StringSlice()
+	keys := s.convKeys(key, c.DedupeKey)
+	var cmd *redis.Cmd
+	if len(c.Outbound) > 0 {
+		// Hint first, in the same round trip: a crash after the hint leaves
+		// only a hint, which Settle clears.
+		pipe := s.client.Pipeline()
+		hint := pipe.ZAdd(ctx, s.backlog, redis.Z{Score: float64(time.Now().UnixMicro()), Member: key})
+		cmd = commitScript.EvalSha(ctx, pipe, keys, args...)
+		_, _ = pipe.Exec(ctx)
+		if err := hint.Err(); err != nil {
+			return s.fail("commit conversation", key, err)
+		}
+		if isNoScript(cmd.Err()) {
+			cmd = commitScript.Run(ctx, s.client, keys, args...)
+		}
+	} else {
+		cmd = commitScript.Run(ctx, s.client, keys, args...)
+	}
+	res, err := cmd.StringSlice()
 	if err != nil {
 		return s.fail("commit conversation", key, err)
 	}
@@ -269,7 +288,7 @@ func (s *Store) Backlog(ctx context.Context, olderThan time.Time, limit int) ([]
 		return nil, err
 	}
 	keys, err := s.client.ZRangeByScore(ctx, s.backlog, &redis.ZRangeBy{
-		Min: "-inf", Max: "(" + strconv.FormatInt(olderThan.UnixMilli(), 10), Count: int64(limit),
+		Min: "-inf", Max: "(" + strconv.FormatInt(olderThan.UnixMicro(), 10), Count: int64(limit),
 	}).Result()
 	if err != nil {
 		return nil, s.fail("read outbox backlog", "", err)

@@ -78,17 +78,6 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 return 0
 `)
 
-// hintScript marks a conversation in the backlog: KEYS backlog; ARGV
-// member, now ms. The score always changes, so Settle can tell a hint
-// written after it read the score.
-var hintScript = redis.NewScript(`
-local old = redis.call('ZSCORE', KEYS[1], ARGV[1])
-local score = tonumber(ARGV[2])
-if old and tonumber(old) >= score then score = tonumber(old) + 1 end
-redis.call('ZADD', KEYS[1], score, ARGV[1])
-return 0
-`)
-
 // drainedScript reports 1 when a conversation has no pending outbound
 // message and no turn in flight (its lease is free): KEYS outbox, lease.
 // A turn writes its backlog hint before its commit while holding the
@@ -104,5 +93,65 @@ return 1
 var settleScript = redis.NewScript(`
 local s = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if s and tonumber(s) == tonumber(ARGV[2]) then redis.call('ZREM', KEYS[1], ARGV[1]) return 1 end
+return 0
+`)
+
+// beginScript starts a turn: dedupe check, lease, load.
+//
+//	KEYS  1 seen mark  2 lease  3 fence  4 state
+//	ARGV  1 ttl ms  2 idle ms
+//
+// It returns {-1} for a duplicate, {0} when the lease is held, else
+// {token} or {token, state json}.
+var beginScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
+if redis.call('EXISTS', KEYS[2]) == 1 then return {0} end
+local token = redis.call('INCR', KEYS[3])
+redis.call('PEXPIRE', KEYS[3], ARGV[2])
+redis.call('SET', KEYS[2], token, 'PX', ARGV[1])
+local d = redis.call('HGET', KEYS[4], 'd')
+if d then return {token, d} end
+return {token}
+`)
+
+// claimScript takes a conversation's delivery lease and its oldest
+// pending messages.
+//
+//	KEYS  1 delivery lease  2 delivery fence  3 outbox  4 outbound messages
+//	      5 turn lease
+//	ARGV  1 ttl ms  2 idle ms  3 limit
+//
+// It returns {0} when the delivery lease is held, else {token, more, busy,
+// message json...}: more is 1 when the limit cut the batch, busy is 1 when
+// a turn holds the conversation (its commit may be about to add messages).
+var claimScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0} end
+local token = redis.call('INCR', KEYS[2])
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+redis.call('SET', KEYS[1], token, 'PX', ARGV[1])
+local lim = tonumber(ARGV[3])
+local ids = redis.call('LRANGE', KEYS[3], 0, lim)
+local more = 0
+if #ids > lim then more = 1; table.remove(ids) end
+local res = {token, more, redis.call('EXISTS', KEYS[5])}
+if #ids > 0 then
+  local msgs = redis.call('HMGET', KEYS[4], unpack(ids))
+  for i = 1, #msgs do
+    if msgs[i] then res[#res + 1] = msgs[i] end
+  end
+end
+return res
+`)
+
+// finishScript acks delivered messages and releases the delivery lease.
+//
+//	KEYS  1 outbox  2 outbound messages  3 delivery lease
+//	ARGV  1 token, then the delivered ids
+var finishScript = redis.NewScript(`
+for i = 2, #ARGV do
+  redis.call('LREM', KEYS[1], 1, ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+end
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 0
 `)

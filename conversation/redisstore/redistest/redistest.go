@@ -74,10 +74,13 @@ func start(tb testing.TB, cluster bool) *Server {
 }
 
 // StartProcess launches a private standalone redis-server working in dir
-// (which must exist), for callers without a testing.TB such as the bench
+// (created if missing), for callers without a testing.TB such as the bench
 // command. The caller must Close the server. Errors say why the server
 // could not start and, when the binary is missing, how to install it.
 func StartProcess(ctx context.Context, dir string) (*Server, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("redis working directory: %w", err)
+	}
 	return startProcess(ctx, dir, false)
 }
 
