@@ -237,15 +237,15 @@ func partOf(short, long string) bool {
 // differ by one inserted, deleted, replaced or two swapped neighbouring
 // letters: a typo.
 func oneEdit(a, b string) bool {
-	ra, rb := []rune(a), []rune(b)
-	if len(ra) < minPartialRunes || len(rb) < minPartialRunes || a == b {
+	// Most pairs differ in length by more than one: decide those without
+	// converting to runes.
+	na, nb := utf8.RuneCountInString(a), utf8.RuneCountInString(b)
+	if na < minPartialRunes || nb < minPartialRunes || na-nb > 1 || nb-na > 1 || a == b {
 		return false
 	}
+	ra, rb := []rune(a), []rune(b)
 	if len(ra) > len(rb) {
 		ra, rb = rb, ra
-	}
-	if len(rb)-len(ra) > 1 {
-		return false
 	}
 	i := 0
 	for i < len(ra) && ra[i] == rb[i] {

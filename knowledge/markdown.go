@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -216,6 +217,9 @@ func ParseMarkdown(source string, data []byte) (Document, error) {
 	}
 	perHeading := map[string]int{}
 	for _, s := range secs.sections {
+		if linksOnly(s.body) {
+			continue // a "see also" list answers nothing itself
+		}
 		for _, part := range splitLong(s.body, MaxChunkChars, 0) {
 			c := Chunk{
 				ID:      chunkID(source, s.heading, perHeading[s.heading]),
@@ -234,6 +238,27 @@ func ParseMarkdown(source string, data []byte) (Document, error) {
 		}
 	}
 	return doc, nil
+}
+
+// linkItemRE matches a list item that is nothing but one markdown link,
+// optionally followed by a short remark after a dash or colon.
+var linkItemRE = regexp.MustCompile(`^\s*(?:[-*+]|\d+[.)])\s+\[[^\]]+\]\([^)]+\)\s*(?:[-–—:].{0,80})?$`)
+
+// linksOnly reports whether a section body is a non-empty list of links
+// and nothing else, like a "Related articles" section. Such sections are
+// not indexed: their words match many questions and they answer none.
+func linksOnly(body string) bool {
+	n := 0
+	for _, line := range strings.Split(body, "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		if !linkItemRE.MatchString(line) {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 func chunkID(source, section string, part int) string {
