@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -180,6 +181,9 @@ func (c *Console) Run(ctx context.Context, h Handler, in io.Reader) error {
 		}
 	}
 	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return conversation.Errorf(conversation.Invalid, "read input: a line is longer than 64 KiB")
+		}
 		return fmt.Errorf("read input: %w", err)
 	}
 	return nil

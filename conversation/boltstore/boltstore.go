@@ -22,6 +22,10 @@
 // Idle conversations read as absent once IdleTTL has passed and expired
 // dedupe marks as unseen; Sweep (run by a janitor every SweepInterval)
 // deletes them.
+//
+// Arguments are checked against the store limits of package conversation
+// (conversation.MaxStoreKeyLen, MaxReadLimit, MaxLeaseTTL, …), shared
+// with every other store.
 package boltstore
 
 import (
@@ -249,7 +253,7 @@ func (s *Store) idle(cb *bolt.Bucket, now time.Time) bool {
 // Load returns the stored conversation. Errors: NotFound, Invalid,
 // Unavailable, Internal (undecodable state).
 func (s *Store) Load(ctx context.Context, key string) (*conversation.Conversation, error) {
-	if err := checkKey("conversation key", key); err != nil {
+	if err := conversation.CheckKey("conversation key", key); err != nil {
 		return nil, err
 	}
 	var c *conversation.Conversation
@@ -273,10 +277,10 @@ func (s *Store) Load(ctx context.Context, key string) (*conversation.Conversatio
 // Acquire takes the in-memory lease on key for ttl with a new fencing
 // token. Errors: ErrLeaseHeld (Conflict), Invalid, Unavailable (closed).
 func (s *Store) Acquire(ctx context.Context, key string, ttl time.Duration) (conversation.Lease, error) {
-	if err := checkKey("lease key", key); err != nil {
+	if err := conversation.CheckKey("lease key", key); err != nil {
 		return conversation.Lease{}, err
 	}
-	if err := checkTTL(ttl); err != nil {
+	if err := conversation.CheckTTL(ttl); err != nil {
 		return conversation.Lease{}, err
 	}
 	if err := s.checkOpen(); err != nil {
@@ -297,7 +301,7 @@ func (s *Store) Acquire(ctx context.Context, key string, ttl time.Duration) (con
 // Release gives l up if it is still the current lease of its key.
 // Errors: Invalid.
 func (s *Store) Release(ctx context.Context, l conversation.Lease) error {
-	if err := checkKey("lease key", l.Key); err != nil {
+	if err := conversation.CheckKey("lease key", l.Key); err != nil {
 		return err
 	}
 	s.dropLease(l)
@@ -322,10 +326,10 @@ func (s *Store) holds(l conversation.Lease, now time.Time) bool {
 // Seen reports whether dedupeKey was committed for conversation key within
 // DedupeTTL. Errors: Invalid, Unavailable.
 func (s *Store) Seen(ctx context.Context, key, dedupeKey string) (bool, error) {
-	if err := checkKey("conversation key", key); err != nil {
+	if err := conversation.CheckKey("conversation key", key); err != nil {
 		return false, err
 	}
-	if err := checkKey("dedupe key", dedupeKey); err != nil {
+	if err := conversation.CheckKey("dedupe key", dedupeKey); err != nil {
 		return false, err
 	}
 	var ok bool
@@ -345,7 +349,7 @@ func (s *Store) marked(tx *bolt.Tx, key, dedupe string, now time.Time) bool {
 // releases l; see conversation.Store. Errors: ErrLeaseLost, ErrDuplicate,
 // ErrStaleVersion (Conflict), Invalid, Unavailable.
 func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation.Commit) error {
-	p, err := prepare(l, c)
+	p, err := c.Encode(l)
 	if err != nil {
 		return err
 	}
@@ -384,7 +388,7 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 		if err := s.touch(tx, cb, key, now); err != nil {
 			return err
 		}
-		if err := cb.Put(keyState, []byte(p.state)); err != nil {
+		if err := cb.Put(keyState, []byte(p.State)); err != nil {
 			return err
 		}
 		if err := cb.Put(keyVersion, u64(uint64(conv.Version+1))); err != nil {
@@ -395,11 +399,11 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 				return err
 			}
 		}
-		if eventIDs, err = s.appendEvents(convs, cb, p.events); err != nil {
+		if eventIDs, err = s.appendEvents(convs, cb, p.Events); err != nil {
 			return err
 		}
 		if len(c.Outbound) > 0 {
-			if err := appendOutbound(cb, c.Outbound, p.outbound); err != nil {
+			if err := appendOutbound(cb, c.Outbound, p.Outbound); err != nil {
 				return err
 			}
 			return hint(tx, key, now)
@@ -558,7 +562,7 @@ func (s *Store) purge(tx *bolt.Tx, key string) error {
 // Pending returns up to limit undelivered messages of key, oldest first.
 // Errors: Invalid, Unavailable, Internal (undecodable message).
 func (s *Store) Pending(ctx context.Context, key string, limit int) ([]conversation.Outbound, error) {
-	if err := checkRead(key, limit); err != nil {
+	if err := conversation.CheckRead(key, limit); err != nil {
 		return nil, err
 	}
 	var out []conversation.Outbound
@@ -583,10 +587,10 @@ func (s *Store) Pending(ctx context.Context, key string, limit int) ([]conversat
 // Ack removes outbound message id of key; an unknown id is not an error.
 // Errors: Invalid, Unavailable.
 func (s *Store) Ack(ctx context.Context, key, id string) error {
-	if err := checkKey("conversation key", key); err != nil {
+	if err := conversation.CheckKey("conversation key", key); err != nil {
 		return err
 	}
-	if err := checkKey("outbound id", id); err != nil {
+	if err := conversation.CheckKey("outbound id", id); err != nil {
 		return err
 	}
 	return s.update("ack outbound", func(tx *bolt.Tx) error {
@@ -610,7 +614,7 @@ func (s *Store) Ack(ctx context.Context, key, id string) error {
 // outbound messages is older than olderThan, oldest first. Errors:
 // Invalid, Unavailable.
 func (s *Store) Backlog(ctx context.Context, olderThan time.Time, limit int) ([]string, error) {
-	if err := checkLimit(limit); err != nil {
+	if err := conversation.CheckLimit(limit); err != nil {
 		return nil, err
 	}
 	var keys []string
@@ -629,7 +633,7 @@ func (s *Store) Backlog(ctx context.Context, olderThan time.Time, limit int) ([]
 // in one transaction, so no commit can slip in between. Errors: Invalid,
 // Unavailable.
 func (s *Store) Settle(ctx context.Context, key string) error {
-	if err := checkKey("conversation key", key); err != nil {
+	if err := conversation.CheckKey("conversation key", key); err != nil {
 		return err
 	}
 	return s.update("settle outbox", func(tx *bolt.Tx) error {
@@ -647,7 +651,7 @@ func (s *Store) Settle(ctx context.Context, key string) error {
 // Events returns up to limit of the newest events of key, oldest first.
 // Errors: Invalid, Unavailable, Internal (undecodable event).
 func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversation.Event, error) {
-	if err := checkRead(key, limit); err != nil {
+	if err := conversation.CheckRead(key, limit); err != nil {
 		return nil, err
 	}
 	var evs []conversation.Event
@@ -678,7 +682,7 @@ func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversati
 // NextSequence returns the next value (1, 2, …) of the named counter.
 // Errors: Invalid, Unavailable.
 func (s *Store) NextSequence(ctx context.Context, name string) (uint64, error) {
-	if err := checkKey("sequence name", name); err != nil {
+	if err := conversation.CheckKey("sequence name", name); err != nil {
 		return 0, err
 	}
 	var n uint64

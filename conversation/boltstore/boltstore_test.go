@@ -28,30 +28,15 @@ func TestConformance(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	cases := []struct {
-		name string
-		cfg  boltstore.Config
-		ok   bool
-	}{
-		{"Defaults", boltstore.Config{}, true},
-		{"Custom", boltstore.Config{IdleTTL: time.Hour, DedupeTTL: time.Minute, EventsMax: 5, NoSync: true, SweepInterval: time.Second}, true},
-		{"NegativeIdle", boltstore.Config{IdleTTL: -time.Hour}, false},
-		{"NegativeDedupe", boltstore.Config{DedupeTTL: -time.Hour}, false},
-		{"NegativeEvents", boltstore.Config{EventsMax: -3}, false},
-		{"TinySweep", boltstore.Config{SweepInterval: time.Microsecond}, false},
-		{"NegativeLockTimeout", boltstore.Config{LockTimeout: -time.Second}, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			if (err == nil) != tc.ok {
-				t.Fatalf("Validate: got %v, want ok=%v", err, tc.ok)
-			}
-			if err != nil && conversation.ErrorCode(err) != conversation.Invalid {
-				t.Fatalf("Validate: got code %q, want %q", conversation.ErrorCode(err), conversation.Invalid)
-			}
-		})
-	}
+	storetest.CheckConfigs(t, []storetest.ConfigCase[boltstore.Config]{
+		{Name: "Defaults", Config: boltstore.Config{}, OK: true},
+		{Name: "Custom", Config: boltstore.Config{IdleTTL: time.Hour, DedupeTTL: time.Minute, EventsMax: 5, NoSync: true, SweepInterval: time.Second}, OK: true},
+		{Name: "NegativeIdle", Config: boltstore.Config{IdleTTL: -time.Hour}, OK: false},
+		{Name: "NegativeDedupe", Config: boltstore.Config{DedupeTTL: -time.Hour}, OK: false},
+		{Name: "NegativeEvents", Config: boltstore.Config{EventsMax: -3}, OK: false},
+		{Name: "TinySweep", Config: boltstore.Config{SweepInterval: time.Microsecond}, OK: false},
+		{Name: "NegativeLockTimeout", Config: boltstore.Config{LockTimeout: -time.Second}, OK: false},
+	})
 }
 
 func commit(tb testing.TB, s conversation.Store, c conversation.Commit) {

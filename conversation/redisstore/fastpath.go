@@ -28,13 +28,13 @@ func isNoScript(err error) bool {
 // ErrLeaseHeld (Conflict), Invalid, Unavailable, Internal (undecodable
 // state; the lease is released).
 func (s *Store) BeginTurn(ctx context.Context, key, dedupeKey string, ttl time.Duration) (conversation.Lease, *conversation.Conversation, error) {
-	if err := checkKey("conversation key", key); err != nil {
+	if err := conversation.CheckKey("conversation key", key); err != nil {
 		return conversation.Lease{}, nil, err
 	}
-	if err := checkKey("dedupe key", dedupeKey); err != nil {
+	if err := conversation.CheckKey("dedupe key", dedupeKey); err != nil {
 		return conversation.Lease{}, nil, err
 	}
-	if err := checkTTL(ttl); err != nil {
+	if err := conversation.CheckTTL(ttl); err != nil {
 		return conversation.Lease{}, nil, err
 	}
 	expires := time.Now().Add(ttl)
@@ -69,10 +69,10 @@ func (s *Store) BeginTurn(ctx context.Context, key, dedupeKey string, ttl time.D
 // conversation.OutboxClaimer. Errors: ErrLeaseHeld (Conflict), Invalid,
 // Unavailable, Internal (undecodable message).
 func (s *Store) ClaimOutbox(ctx context.Context, key string, ttl time.Duration, limit int) (conversation.OutboxClaim, error) {
-	if err := checkRead(key, limit); err != nil {
+	if err := conversation.CheckRead(key, limit); err != nil {
 		return conversation.OutboxClaim{}, err
 	}
-	if err := checkTTL(ttl); err != nil {
+	if err := conversation.CheckTTL(ttl); err != nil {
 		return conversation.OutboxClaim{}, err
 	}
 	expires := time.Now().Add(ttl)
@@ -124,7 +124,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, key string, ttl time.Duration, 
 // one round trip; see conversation.OutboxClaimer. Errors: Invalid,
 // Unavailable.
 func (s *Store) FinishOutbox(ctx context.Context, c conversation.OutboxClaim, delivered []string) error {
-	if err := checkKey("conversation key", c.Key); err != nil {
+	if err := conversation.CheckKey("conversation key", c.Key); err != nil {
 		return err
 	}
 	t := s.tag(c.Key)

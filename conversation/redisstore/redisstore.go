@@ -27,6 +27,10 @@
 // The backlog hint of a commit is written before (in the same pipeline as)
 // the commit script; its score is the commit time in microseconds, so a
 // later hint always changes it and Settle can tell it was written.
+//
+// Arguments are checked against the store limits of package conversation
+// (conversation.MaxStoreKeyLen, MaxReadLimit, MaxLeaseTTL, …), shared
+// with every other store.
 package redisstore
 
 import (
@@ -97,7 +101,7 @@ func (s *Store) convKeys(key, dedupe string) []string {
 // Load returns the stored conversation. Errors: NotFound, Invalid (bad
 // key), Unavailable, Internal (undecodable state).
 func (s *Store) Load(ctx context.Context, key string) (*conversation.Conversation, error) {
-	if err := checkKey("conversation key", key); err != nil {
+	if err := conversation.CheckKey("conversation key", key); err != nil {
 		return nil, err
 	}
 	b, err := s.client.HGet(ctx, s.tag(key)+":state", "d").Bytes()
@@ -117,10 +121,10 @@ func (s *Store) Load(ctx context.Context, key string) (*conversation.Conversatio
 // Acquire takes the lease on key for ttl with a new fencing token.
 // Errors: ErrLeaseHeld (Conflict), Invalid (bad key or ttl), Unavailable.
 func (s *Store) Acquire(ctx context.Context, key string, ttl time.Duration) (conversation.Lease, error) {
-	if err := checkKey("lease key", key); err != nil {
+	if err := conversation.CheckKey("lease key", key); err != nil {
 		return conversation.Lease{}, err
 	}
-	if err := checkTTL(ttl); err != nil {
+	if err := conversation.CheckTTL(ttl); err != nil {
 		return conversation.Lease{}, err
 	}
 	// The lease may end sooner for us than for Redis, never later.
@@ -141,7 +145,7 @@ func (s *Store) Acquire(ctx context.Context, key string, ttl time.Duration) (con
 // that expired or was taken over is left alone. Errors: Invalid,
 // Unavailable.
 func (s *Store) Release(ctx context.Context, l conversation.Lease) error {
-	if err := checkKey("lease key", l.Key); err != nil {
+	if err := conversation.CheckKey("lease key", l.Key); err != nil {
 		return err
 	}
 	err := releaseScript.Run(ctx, s.client, []string{s.tag(l.Key) + ":lease"}, strconv.FormatUint(l.Token, 10)).Err()
@@ -154,10 +158,10 @@ func (s *Store) Release(ctx context.Context, l conversation.Lease) error {
 // Seen reports whether dedupeKey was committed for conversation key within
 // DedupeTTL. Errors: Invalid, Unavailable.
 func (s *Store) Seen(ctx context.Context, key, dedupeKey string) (bool, error) {
-	if err := checkKey("conversation key", key); err != nil {
+	if err := conversation.CheckKey("conversation key", key); err != nil {
 		return false, err
 	}
-	if err := checkKey("dedupe key", dedupeKey); err != nil {
+	if err := conversation.CheckKey("dedupe key", dedupeKey); err != nil {
 		return false, err
 	}
 	n, err := s.client.Exists(ctx, s.tag(key)+":seen:"+dedupeKey).Result()
@@ -174,24 +178,24 @@ func (s *Store) Seen(ctx context.Context, key, dedupeKey string) (bool, error) {
 // ErrLeaseLost, ErrDuplicate, ErrStaleVersion (Conflict), Invalid,
 // Unavailable.
 func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation.Commit) error {
-	p, err := prepare(l, c)
+	p, err := c.Encode(l)
 	if err != nil {
 		return err
 	}
 	key := c.Conversation.Key
-	args := make([]any, 0, 10+len(p.events)+2*len(p.outbound))
+	args := make([]any, 0, 10+len(p.Events)+2*len(p.Outbound))
 	dedupe := "0"
 	if c.DedupeKey != "" {
 		dedupe = "1"
 	}
 	args = append(args, strconv.FormatUint(l.Token, 10), strconv.FormatInt(c.Conversation.Version, 10),
-		strconv.FormatInt(c.Conversation.Version+1, 10), p.state, dedupe,
+		strconv.FormatInt(c.Conversation.Version+1, 10), p.State, dedupe,
 		s.cfg.IdleTTL.Milliseconds(), s.cfg.DedupeTTL.Milliseconds(), s.cfg.EventsMaxLen,
-		len(p.events), len(p.outbound))
-	for _, e := range p.events {
+		len(p.Events), len(p.Outbound))
+	for _, e := range p.Events {
 		args = append(args, e)
 	}
-	for i, o := range p.outbound {
+	for i, o := range p.Outbound {
 		args = append(args, c.Outbound[i].ID, o)
 	}
 	keys := s.convKeys(key, c.DedupeKey)
@@ -242,7 +246,7 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 // Pending returns up to limit undelivered messages of key, oldest first.
 // Errors: Invalid, Unavailable, Internal (undecodable message).
 func (s *Store) Pending(ctx context.Context, key string, limit int) ([]conversation.Outbound, error) {
-	if err := checkRead(key, limit); err != nil {
+	if err := conversation.CheckRead(key, limit); err != nil {
 		return nil, err
 	}
 	t := s.tag(key)
@@ -268,10 +272,10 @@ func (s *Store) Pending(ctx context.Context, key string, limit int) ([]conversat
 // Ack removes outbound message id of key; an unknown id is not an error.
 // Errors: Invalid, Unavailable.
 func (s *Store) Ack(ctx context.Context, key, id string) error {
-	if err := checkKey("conversation key", key); err != nil {
+	if err := conversation.CheckKey("conversation key", key); err != nil {
 		return err
 	}
-	if err := checkKey("outbound id", id); err != nil {
+	if err := conversation.CheckKey("outbound id", id); err != nil {
 		return err
 	}
 	t := s.tag(key)
@@ -284,7 +288,7 @@ func (s *Store) Ack(ctx context.Context, key, id string) error {
 // Backlog returns up to limit conversation keys whose last backlog hint is
 // older than olderThan, oldest first. Errors: Invalid, Unavailable.
 func (s *Store) Backlog(ctx context.Context, olderThan time.Time, limit int) ([]string, error) {
-	if err := checkLimit(limit); err != nil {
+	if err := conversation.CheckLimit(limit); err != nil {
 		return nil, err
 	}
 	keys, err := s.client.ZRangeByScore(ctx, s.backlog, &redis.ZRangeBy{
@@ -300,7 +304,7 @@ func (s *Store) Backlog(ctx context.Context, olderThan time.Time, limit int) ([]
 // holds its lease and no hint was written since Settle read the entry.
 // Errors: Invalid, Unavailable.
 func (s *Store) Settle(ctx context.Context, key string) error {
-	if err := checkKey("conversation key", key); err != nil {
+	if err := conversation.CheckKey("conversation key", key); err != nil {
 		return err
 	}
 	score, err := s.client.ZScore(ctx, s.backlog, key).Result()
@@ -329,7 +333,7 @@ func (s *Store) Settle(ctx context.Context, key string) error {
 // Events stored without an ID get their stream entry id. Errors: Invalid,
 // Unavailable, Internal (undecodable event).
 func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversation.Event, error) {
-	if err := checkRead(key, limit); err != nil {
+	if err := conversation.CheckRead(key, limit); err != nil {
 		return nil, err
 	}
 	msgs, err := s.client.XRevRangeN(ctx, s.tag(key)+":events", "+", "-", int64(limit)).Result()
@@ -353,7 +357,7 @@ func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversati
 // NextSequence returns the next value (1, 2, …) of the named counter.
 // Counters never expire. Errors: Invalid, Unavailable.
 func (s *Store) NextSequence(ctx context.Context, name string) (uint64, error) {
-	if err := checkKey("sequence name", name); err != nil {
+	if err := conversation.CheckKey("sequence name", name); err != nil {
 		return 0, err
 	}
 	n, err := s.client.Incr(ctx, s.cfg.Prefix+":seq:{"+tagEscaper.Replace(name)+"}").Result()

@@ -44,6 +44,33 @@ func newStore(tb testing.TB, srv *redistest.Server, cfg redisstore.Config) *redi
 	return s
 }
 
+// startStore starts a private Redis and returns a store on it, closed
+// when the test ends.
+func startStore(tb testing.TB, cfg redisstore.Config) *redisstore.Store {
+	tb.Helper()
+	s := newStore(tb, redistest.Start(tb), cfg)
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// commitTurn commits one turn of key with a dedupe key, an event and an
+// outbound message "o-1".
+func commitTurn(tb testing.TB, s *redisstore.Store, key, dedupe string) {
+	tb.Helper()
+	ctx := context.Background()
+	l, err := s.Acquire(ctx, key, 10*time.Second)
+	if err != nil {
+		tb.Fatalf("Acquire: %v", err)
+	}
+	c := &conversation.Conversation{Key: key, Phase: conversation.PhaseBot}
+	err = s.Commit(ctx, l, conversation.Commit{Conversation: c, DedupeKey: dedupe,
+		Events:   []conversation.Event{{Type: conversation.EventAnswered}},
+		Outbound: []conversation.Outbound{{ID: "o-1", Text: "hi"}}})
+	if err != nil {
+		tb.Fatalf("Commit: %v", err)
+	}
+}
+
 func TestConformance(t *testing.T) {
 	srv := redistest.Start(t)
 	storetest.Run(t, func(t *testing.T) conversation.Store {
@@ -61,31 +88,16 @@ func TestConformanceCluster(t *testing.T) {
 }
 
 func TestConfigValidate(t *testing.T) {
-	cases := []struct {
-		name string
-		cfg  redisstore.Config
-		ok   bool
-	}{
-		{"Defaults", redisstore.Config{}, true},
-		{"Custom", redisstore.Config{Prefix: "acme:prod", IdleTTL: time.Hour, DedupeTTL: time.Minute, EventsMaxLen: 10}, true},
-		{"BracePrefix", redisstore.Config{Prefix: "a{b}"}, false},
-		{"SpacePrefix", redisstore.Config{Prefix: "a b"}, false},
-		{"LongPrefix", redisstore.Config{Prefix: strings.Repeat("p", 65)}, false},
-		{"NegativeIdle", redisstore.Config{IdleTTL: -time.Second}, false},
-		{"TinyDedupe", redisstore.Config{DedupeTTL: time.Millisecond}, false},
-		{"NegativeEvents", redisstore.Config{EventsMaxLen: -1}, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := tc.cfg.Validate()
-			if (err == nil) != tc.ok {
-				t.Fatalf("Validate: got %v, want ok=%v", err, tc.ok)
-			}
-			if err != nil && conversation.ErrorCode(err) != conversation.Invalid {
-				t.Fatalf("Validate: got code %q, want %q", conversation.ErrorCode(err), conversation.Invalid)
-			}
-		})
-	}
+	storetest.CheckConfigs(t, []storetest.ConfigCase[redisstore.Config]{
+		{Name: "Defaults", Config: redisstore.Config{}, OK: true},
+		{Name: "Custom", Config: redisstore.Config{Prefix: "acme:prod", IdleTTL: time.Hour, DedupeTTL: time.Minute, EventsMaxLen: 10}, OK: true},
+		{Name: "BracePrefix", Config: redisstore.Config{Prefix: "a{b}"}, OK: false},
+		{Name: "SpacePrefix", Config: redisstore.Config{Prefix: "a b"}, OK: false},
+		{Name: "LongPrefix", Config: redisstore.Config{Prefix: strings.Repeat("p", 65)}, OK: false},
+		{Name: "NegativeIdle", Config: redisstore.Config{IdleTTL: -time.Second}, OK: false},
+		{Name: "TinyDedupe", Config: redisstore.Config{DedupeTTL: time.Millisecond}, OK: false},
+		{Name: "NegativeEvents", Config: redisstore.Config{EventsMaxLen: -1}, OK: false},
+	})
 	if _, err := redisstore.New(nil, redisstore.Config{}); conversation.ErrorCode(err) != conversation.Invalid {
 		t.Fatalf("New(nil client): got %v, want an Invalid error", err)
 	}
@@ -130,6 +142,11 @@ func TestServerKilled(t *testing.T) {
 		{"Settle", func(ctx context.Context) error { return s.Settle(ctx, key) }},
 		{"Events", func(ctx context.Context) error { _, err := s.Events(ctx, key, 1); return err }},
 		{"NextSequence", func(ctx context.Context) error { _, err := s.NextSequence(ctx, "n"); return err }},
+		{"BeginTurn", func(ctx context.Context) error { _, _, err := s.BeginTurn(ctx, key, "d", time.Second); return err }},
+		{"ClaimOutbox", func(ctx context.Context) error { _, err := s.ClaimOutbox(ctx, key, time.Second, 1); return err }},
+		{"FinishOutbox", func(ctx context.Context) error {
+			return s.FinishOutbox(ctx, conversation.OutboxClaim{Key: key, Lease: l, Mark: "1"}, []string{"o"})
+		}},
 	}
 	for _, op := range ops {
 		t.Run("Down/"+op.name, func(t *testing.T) {
@@ -238,20 +255,13 @@ func TestKeyLayout(t *testing.T) {
 			s := newStore(t, srv, redisstore.Config{})
 			t.Cleanup(func() { _ = s.Close() })
 			prefix := s.Config().Prefix
-			l, err := s.Acquire(ctx, key, 10*time.Second)
-			if err != nil {
-				t.Fatalf("Acquire: %v", err)
-			}
 			// Keep a lease key around too.
 			if _, err := s.Acquire(ctx, key+"/other", 10*time.Second); err != nil {
 				t.Fatalf("Acquire: %v", err)
 			}
-			c := &conversation.Conversation{Key: key, Phase: conversation.PhaseBot}
-			err = s.Commit(ctx, l, conversation.Commit{Conversation: c, DedupeKey: "d{1}",
-				Events:   []conversation.Event{{Type: conversation.EventAnswered}},
-				Outbound: []conversation.Outbound{{ID: "o-1", Text: "hi"}}})
-			if err != nil {
-				t.Fatalf("Commit: %v", err)
+			commitTurn(t, s, key, "d{1}")
+			if _, err := s.ClaimOutbox(ctx, key, 10*time.Second, 10); err != nil { // a live delivery lease
+				t.Fatalf("ClaimOutbox: %v", err)
 			}
 			if _, err := s.Acquire(ctx, key, 10*time.Second); err != nil { // a live lease key
 				t.Fatalf("Acquire: %v", err)
@@ -275,7 +285,7 @@ func TestKeyLayout(t *testing.T) {
 			if len(slots) != 1 {
 				t.Fatalf("keys of one conversation span %d slots: %v", len(slots), slots)
 			}
-			want := []string{":state", ":lease", ":fence", ":seen:d{1}", ":outbox", ":outmsg", ":events"}
+			want := []string{":state", ":lease", ":fence", ":seen:d{1}", ":outbox", ":outmsg", ":events", ":dlease", ":dfence"}
 			for _, w := range want {
 				found := false
 				for _, k := range kinds {
@@ -292,22 +302,10 @@ func TestKeyLayout(t *testing.T) {
 // TestIdleTTL checks that a commit puts the configured expiry on every
 // per-conversation key and the dedupe TTL on the dedupe mark.
 func TestIdleTTL(t *testing.T) {
-	srv := redistest.Start(t)
 	ctx := context.Background()
-	s := newStore(t, srv, redisstore.Config{IdleTTL: time.Hour, DedupeTTL: 10 * time.Minute})
-	t.Cleanup(func() { _ = s.Close() })
+	s := startStore(t, redisstore.Config{IdleTTL: time.Hour, DedupeTTL: 10 * time.Minute})
 	key := "webchat:ttl"
-	l, err := s.Acquire(ctx, key, 10*time.Second)
-	if err != nil {
-		t.Fatalf("Acquire: %v", err)
-	}
-	c := &conversation.Conversation{Key: key, Phase: conversation.PhaseBot}
-	err = s.Commit(ctx, l, conversation.Commit{Conversation: c, DedupeKey: "d-1",
-		Events:   []conversation.Event{{Type: conversation.EventAnswered}},
-		Outbound: []conversation.Outbound{{ID: "o-1", Text: "hi"}}})
-	if err != nil {
-		t.Fatalf("Commit: %v", err)
-	}
+	commitTurn(t, s, key, "d-1")
 	tag := s.Config().Prefix + ":{" + key + "}"
 	cases := []struct {
 		suffix   string
@@ -343,10 +341,8 @@ func TestIdleTTL(t *testing.T) {
 // TestSettleWhileTurnInFlight covers the window between a turn's backlog
 // hint and its commit: Settle must keep the entry while the lease is held.
 func TestSettleWhileTurnInFlight(t *testing.T) {
-	srv := redistest.Start(t)
 	ctx := context.Background()
-	s := newStore(t, srv, redisstore.Config{})
-	t.Cleanup(func() { _ = s.Close() })
+	s := startStore(t, redisstore.Config{})
 	key := "webchat:inflight"
 	backlogKey := s.Config().Prefix + ":outbox:backlog"
 	l, err := s.Acquire(ctx, key, 10*time.Second)
@@ -371,5 +367,53 @@ func TestSettleWhileTurnInFlight(t *testing.T) {
 	}
 	if _, err := s.Client().ZScore(ctx, backlogKey, key).Result(); !errors.Is(err, redis.Nil) {
 		t.Fatalf("after Release, Settle kept the entry (ZSCORE error %v)", err)
+	}
+}
+
+// TestClaimBusy checks the store's own fields of a claim: Busy is true
+// while a turn holds the conversation's lease (its commit may be about to
+// add messages), and Mark is the backlog entry the claim saw.
+func TestClaimBusy(t *testing.T) {
+	ctx := context.Background()
+	s := startStore(t, redisstore.Config{})
+	key := "webchat:busy"
+	commitTurn(t, s, key, "d-1")
+	cases := []struct {
+		name string
+		hold func() (conversation.Lease, error) // takes the turn lease, if set
+		want bool
+	}{
+		{"Idle", nil, false},
+		{"Acquired", func() (conversation.Lease, error) { return s.Acquire(ctx, key, 10*time.Second) }, true},
+		{"BeginTurn", func() (conversation.Lease, error) {
+			l, _, err := s.BeginTurn(ctx, key, "d-2", 10*time.Second)
+			return l, err
+		}, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.hold != nil {
+				l, err := tc.hold()
+				if err != nil {
+					t.Fatalf("take the turn lease: %v", err)
+				}
+				t.Cleanup(func() { _ = s.Release(ctx, l) })
+			}
+			c, err := s.ClaimOutbox(ctx, key, 10*time.Second, 10)
+			if err != nil {
+				t.Fatalf("ClaimOutbox: %v", err)
+			}
+			defer func() {
+				if err := s.FinishOutbox(ctx, c, nil); err != nil {
+					t.Fatalf("FinishOutbox: %v", err)
+				}
+			}()
+			if c.Busy != tc.want {
+				t.Fatalf("Busy: got %v, want %v", c.Busy, tc.want)
+			}
+			if c.Mark == "" {
+				t.Fatal("Mark: got none for a conversation in the backlog")
+			}
+		})
 	}
 }

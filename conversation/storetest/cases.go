@@ -184,18 +184,7 @@ func testAcquireRace(t *testing.T, s conversation.Store) {
 		}
 		close(start)
 		wg.Wait()
-		won := 0
-		for _, err := range errs {
-			switch {
-			case err == nil:
-				won++
-			case !errors.Is(err, conversation.ErrLeaseHeld):
-				t.Fatalf("racing Acquire: %v", err)
-			}
-		}
-		if won != 1 {
-			t.Fatalf("round %d: %d goroutines hold the lease, want exactly 1", round, won)
-		}
+		oneWinner(t, fmt.Sprintf("round %d of racing Acquire", round), errs, conversation.ErrLeaseHeld)
 	}
 }
 
@@ -428,18 +417,7 @@ func testDedupeConcurrent(t *testing.T, s conversation.Store) {
 		})
 	}
 	wg.Wait()
-	won := 0
-	for _, err := range results {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, conversation.ErrDuplicate):
-			t.Fatalf("concurrent commit: got %v, want nil or ErrDuplicate", err)
-		}
-	}
-	if won != 1 {
-		t.Fatalf("%d commits with one dedupe key succeeded, want exactly 1", won)
-	}
+	oneWinner(t, "concurrent commits with one dedupe key", results, conversation.ErrDuplicate)
 	if got := load(t, s, key); got.Version != 1 {
 		t.Fatalf("version: got %d, want 1", got.Version)
 	}
@@ -510,13 +488,6 @@ func testPendingAndAck(t *testing.T, s conversation.Store) {
 		want = append(want, o1, o2)
 		commit(t, s, conversation.Commit{Conversation: c, Outbound: []conversation.Outbound{outbound(key, o1, "x"), outbound(key, o2, "y")}})
 	}
-	ids := func(out []conversation.Outbound) []string {
-		var r []string
-		for _, o := range out {
-			r = append(r, o.ID)
-		}
-		return r
-	}
 	cases := []struct {
 		name  string
 		ack   []string
@@ -537,7 +508,7 @@ func testPendingAndAck(t *testing.T, s conversation.Store) {
 					t.Fatalf("Ack(%q): %v", id, err)
 				}
 			}
-			if got := ids(pending(t, s, key, tc.limit)); !slices.Equal(got, tc.want) {
+			if got := outIDs(pending(t, s, key, tc.limit)); !slices.Equal(got, tc.want) {
 				t.Fatalf("Pending(limit %d): got %v, want %v", tc.limit, got, tc.want)
 			}
 		})

@@ -12,6 +12,10 @@
 // Run closes every store it creates; newStore must not close it itself.
 // The cases run in parallel, so newStore may be called concurrently.
 // Stores must keep times to at least millisecond precision.
+//
+// A store that implements an optional capability (conversation.TurnStarter,
+// conversation.OutboxClaimer) also runs that capability's cases; Run logs
+// which capabilities it found. Store Config tables can use CheckConfigs.
 package storetest
 
 import (
@@ -42,13 +46,18 @@ const (
 	longTTL = 30 * time.Second
 )
 
+// storeCase is one case of the suite.
+type storeCase struct {
+	name string
+	test func(t *testing.T, s conversation.Store)
+}
+
 // Run runs the conformance suite: each case gets a fresh store from
-// newStore, closed when the case ends.
+// newStore, closed when the case ends. The cases of an optional
+// capability (conversation.TurnStarter, conversation.OutboxClaimer) run
+// when the store implements it; Run logs which capabilities it tested.
 func Run(t *testing.T, newStore func(t *testing.T) conversation.Store) {
-	cases := []struct {
-		name string
-		test func(t *testing.T, s conversation.Store)
-	}{
+	cases := []storeCase{
 		{"LoadUnknown", testLoadUnknown},
 		{"CommitRoundTrip", testCommitRoundTrip},
 		{"StaleVersion", testStaleVersion},
@@ -74,6 +83,7 @@ func Run(t *testing.T, newStore func(t *testing.T) conversation.Store) {
 		{"Ping", testPing},
 		{"AwkwardKeys", testAwkwardKeys},
 	}
+	cases = append(cases, capabilityCases(t, newStore)...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -86,6 +96,32 @@ func Run(t *testing.T, newStore func(t *testing.T) conversation.Store) {
 			tc.test(t, s)
 		})
 	}
+}
+
+// CheckConfigs runs a store Config's Validate table: each case is a
+// subtest; a config with OK must validate, any other must fail with an
+// Invalid error.
+func CheckConfigs[C interface{ Validate() error }](t *testing.T, cases []ConfigCase[C]) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			err := tc.Config.Validate()
+			if (err == nil) != tc.OK {
+				t.Fatalf("Validate: got %v, want ok=%v", err, tc.OK)
+			}
+			if err != nil && conversation.ErrorCode(err) != conversation.Invalid {
+				t.Fatalf("Validate: got code %q, want %q", conversation.ErrorCode(err), conversation.Invalid)
+			}
+		})
+	}
+}
+
+// ConfigCase is one row of CheckConfigs: a named config and whether it is
+// valid.
+type ConfigCase[C any] struct {
+	Name   string
+	Config C
+	OK     bool
 }
 
 // ctxFor returns a context that ends with the test.
@@ -245,6 +281,33 @@ func retryHeld(ctx context.Context, s conversation.Store, key string, ttl time.D
 			return l, ctx.Err()
 		case <-time.After(time.Millisecond):
 		}
+	}
+}
+
+// outIDs returns the ids of out, in order.
+func outIDs(out []conversation.Outbound) []string {
+	var r []string
+	for _, o := range out {
+		r = append(r, o.ID)
+	}
+	return r
+}
+
+// oneWinner fails unless exactly one of errs is nil and every other one
+// is want.
+func oneWinner(tb testing.TB, what string, errs []error, want error) {
+	tb.Helper()
+	won := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, want):
+			tb.Fatalf("%s: got %v, want nil or %v", what, err, want)
+		}
+	}
+	if won != 1 {
+		tb.Fatalf("%s: %d of %d succeeded, want exactly 1", what, won, len(errs))
 	}
 }
 
