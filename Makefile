@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/tier0
 PKGS    ?= ./...
 
-.PHONY: run build test test-short bench bench-engine bench-http lint fmt vet clean
+.PHONY: run build test bench bench-http bench-engine bench-engine-fixed bench-go lint fmt vet clean
 
 ## run: serve the web chat on http://localhost:8080 with the sample IT-helpdesk config
 run:
@@ -17,14 +17,20 @@ build:
 test:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
 
-## bench: load benchmark on a private redis-server: the HTTP variant, then the engine (RESULT lines)
-bench: bench-http bench-engine
+## bench: load benchmarks on a private redis-server, one RESULT line each (see README, Benchmark)
+bench: bench-http bench-engine bench-engine-fixed
 
-bench-engine:
-	$(GO) run ./cmd/tier0 bench -mode engine -conversations 10000 -rate 2500 -duration 20s
-
+# through the web chat HTTP API, answers from the sample knowledge index
 bench-http:
-	$(GO) run ./cmd/tier0 bench -mode http -conversations 2000 -rate 1000 -duration 10s
+	$(GO) run ./cmd/tier0 bench -mode http -knowledge index -conversations 2000 -rate 1000 -duration 15s
+
+# the engine with retrieval from the sample knowledge index in every turn
+bench-engine:
+	$(GO) run ./cmd/tier0 bench -mode engine -knowledge index -conversations 10000 -rate 1500 -duration 20s
+
+# the engine, Redis and delivery alone (a constant cited answer instead of retrieval)
+bench-engine-fixed:
+	$(GO) run ./cmd/tier0 bench -mode engine -knowledge fixed -conversations 10000 -rate 2000 -duration 20s
 
 ## bench-go: Go micro-benchmarks (knowledge query, embedding, …)
 bench-go:

@@ -42,6 +42,7 @@ type benchOptions struct {
 	redisAddr     string
 	dupShare      float64
 	questions     string
+	knowledge     string
 	cpuProfile    string
 }
 
@@ -61,12 +62,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.redisAddr, "redis", "", "Redis address (default: start a private redis-server for the run)")
 	fs.Float64Var(&o.dupShare, "duplicates", 0.02, "share of messages delivered twice, like a platform retry")
 	fs.StringVar(&o.questions, "questions", "", "file with one question per line (default: questions.txt beside the config)")
+	fs.StringVar(&o.knowledge, "knowledge", "index", "index: answer from the real knowledge index; fixed: a constant cited answer, to measure the engine and Redis alone")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if o.mode != "engine" && o.mode != "http" {
 		return fmt.Errorf("bench: -mode %q: want engine or http", o.mode)
+	}
+	if o.knowledge != "index" && o.knowledge != "fixed" {
+		return fmt.Errorf("bench: -knowledge %q: want index or fixed", o.knowledge)
 	}
 	if o.conversations <= 0 || o.rate <= 0 || o.duration <= 0 {
 		return errors.New("bench: -conversations, -rate and -duration must be positive")
@@ -154,11 +159,15 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	}
 	c.DataDir = filepath.Join(tmp, "data")
 	log := newLogger(stderr, "error")
-	_, ans, err := openKnowledge(ctx, c, true, io.Discard)
-	if err != nil {
-		return err
+	var know conversation.Knowledge = fixedKnowledge{}
+	if o.knowledge == "index" {
+		_, ans, err := openKnowledge(ctx, c, true, io.Discard)
+		if err != nil {
+			return err
+		}
+		know = ans
 	}
-	engine, err := newEngine(c, store, ans, log)
+	engine, err := newEngine(c, store, know, log)
 	if err != nil {
 		return err
 	}
@@ -325,8 +334,8 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stderr, "bench: accepting a message (until its reply is committed): p50 %.1f ms, p99 %.1f ms\n", pct(hl, 50), pct(hl, 99))
 	fmt.Fprintf(stderr, "bench: offered %d, skipped %d (conversation busy or handed off), handled %d deliveries, %d failed, load phase %s\n",
 		offered.Load(), skipped.Load(), handled.Load(), failed.Load(), loadTime.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "RESULT mode=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f lost=%d duplicated=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",
-		o.mode, convs, turns, float64(turns)/loadTime.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), lost, duplicated, failed.Load(), baseline, bytesPer)
+	fmt.Fprintf(stdout, "RESULT mode=%s knowledge=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f lost=%d duplicated=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",
+		o.mode, o.knowledge, convs, turns, float64(turns)/loadTime.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), lost, duplicated, failed.Load(), baseline, bytesPer)
 	return nil
 }
 
@@ -348,6 +357,18 @@ func (l *latencies) sorted() []time.Duration {
 	out := slices.Clone(l.d)
 	slices.Sort(out)
 	return out
+}
+
+// fixedKnowledge answers every question with the same cited passage, so a
+// bench run measures the engine, the store and delivery without retrieval.
+type fixedKnowledge struct{}
+
+func (fixedKnowledge) Answer(context.Context, conversation.Query) (conversation.Answer, error) {
+	return conversation.Answer{
+		Text:      "Reset your password at https://password.northwind.example; it takes about five minutes.",
+		Citations: []conversation.Citation{{Title: "Reset your password", Source: "password-reset.md", URL: "https://it.northwind.example/kb/password-reset"}},
+		Score:     1, Confident: true,
+	}, nil
 }
 
 func pct(sorted []time.Duration, p float64) float64 {
