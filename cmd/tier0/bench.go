@@ -325,6 +325,11 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	if o.redisAddr != "" { // someone else's Redis: leave it as we found it
+		if err := deletePrefix(ctx, client, prefix); err != nil {
+			fmt.Fprintf(stderr, "bench: could not remove the run's keys (prefix %s): %v\n", prefix, err)
+		}
+	}
 	convs := min(o.conversations, turns)
 	bytesPer := int64(0)
 	if convs > 0 {
@@ -432,6 +437,27 @@ func redisBaseline(ctx context.Context, client *redis.Client, prefix string, d t
 		return 0, fmt.Errorf("redis baseline: %w", err)
 	}
 	return float64(ops.Load()) / d.Seconds(), nil
+}
+
+// deletePrefix removes every key that starts with prefix.
+func deletePrefix(ctx context.Context, client *redis.Client, prefix string) error {
+	iter := client.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		if batch = append(batch, iter.Val()); len(batch) == 1000 {
+			if err := client.Unlink(ctx, batch...).Err(); err != nil {
+				return err
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return err
+	}
+	if len(batch) > 0 {
+		return client.Unlink(ctx, batch...).Err()
+	}
+	return nil
 }
 
 func redisUsedMemory(ctx context.Context, client *redis.Client) (int64, error) {
