@@ -130,28 +130,51 @@ type candidate struct {
 	score float64
 }
 
+// Passage is a retrieved piece of a document offered as grounding to an
+// answer composer (the LLM path), with the citation that credits it.
+type Passage struct {
+	Citation conversation.Citation
+	Text     string
+	Score    float64 // answerability score of this passage's candidate, in [0,1]
+}
+
+// Grounded is the extractive answer together with the passages it was
+// chosen from, best first.
+type Grounded struct {
+	Answer   conversation.Answer
+	Passages []Passage
+}
+
 // Answer answers q.Text from the index (see Answerer); q.History and
 // q.Locale are not used yet. A question nothing in the index answers, and an
 // empty index, give Confident == false, not an error.
 // Errors: Invalid for a blank question, Unavailable when there is no index
 // or it must be rebuilt, the embedder's errors.
 func (a *Answerer) Answer(ctx context.Context, q conversation.Query) (conversation.Answer, error) {
+	g, err := a.Ground(ctx, q)
+	return g.Answer, err
+}
+
+// Ground returns the extractive answer for q and the retrieved passages
+// behind it, for composers that write their own answer from them. Errors
+// as Answer.
+func (a *Answerer) Ground(ctx context.Context, q conversation.Query) (Grounded, error) {
 	if a.ix == nil {
-		return conversation.Answer{}, conversation.Errorf(conversation.Unavailable, "knowledge index not loaded")
+		return Grounded{}, conversation.Errorf(conversation.Unavailable, "knowledge index not loaded")
 	}
 	text := strings.TrimSpace(q.Text)
 	if utf8.RuneCountInString(text) > MaxQueryChars {
 		text = string([]rune(text)[:MaxQueryChars])
 	}
 	if text == "" {
-		return conversation.Answer{}, conversation.Errorf(conversation.Invalid, "empty question")
+		return Grounded{}, conversation.Errorf(conversation.Invalid, "empty question")
 	}
 	hits, err := a.ix.Search(ctx, text, a.cfg.TopK)
 	if err != nil {
-		return conversation.Answer{}, fmt.Errorf("answer: %w", err)
+		return Grounded{}, fmt.Errorf("answer: %w", err)
 	}
 	if len(hits) == 0 {
-		return conversation.Answer{}, nil
+		return Grounded{}, nil
 	}
 	terms := contentTerms(text)
 	weights := a.ix.termWeights(terms)
@@ -191,7 +214,11 @@ func (a *Answerer) Answer(ctx context.Context, q conversation.Query) (conversati
 			break
 		}
 	}
-	return ans, nil
+	g := Grounded{Answer: ans, Passages: make([]Passage, len(cands))}
+	for i, c := range cands {
+		g.Passages[i] = Passage{Citation: a.cite(c.Chunk), Text: c.Chunk.Content, Score: min(1, max(0, c.score))}
+	}
+	return g, nil
 }
 
 func (a *Answerer) cite(c Chunk) conversation.Citation {
