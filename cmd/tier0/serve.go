@@ -17,6 +17,7 @@ import (
 
 	"github.com/tier0/tier0/adapters/webchat"
 	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/redisstore"
 	"github.com/tier0/tier0/knowledge"
 )
 
@@ -37,6 +38,7 @@ type Main struct {
 	engine     *conversation.Engine
 	dispatcher *conversation.Dispatcher
 	webchat    *webchat.Adapter
+	liveHub    *redisstore.LiveHub
 	ln         net.Listener
 	srv        *http.Server
 
@@ -109,7 +111,18 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// With Redis, replies travel between replicas, so a visitor's live
+	// stream may be held by any of them.
+	var hub webchat.Hub
+	if rs, ok := m.store.(*redisstore.Store); ok {
+		m.liveHub, err = redisstore.NewLiveHub(ctx, rs.Client(), rs.Config().Prefix+":live:webchat", webchat.NewMemoryHub(webchat.HubConfig{}), log)
+		if err != nil {
+			return fmt.Errorf("web chat live hub: %w", err)
+		}
+		hub = m.liveHub
+	}
 	m.webchat, err = webchat.New(webchat.Config{
+		Hub:            hub,
 		Secret:         secret,
 		SessionTTL:     c.WebChat.SessionTTL,
 		RatePerMinute:  c.WebChat.RatePerMinute,
@@ -212,6 +225,11 @@ func (m *Main) Close() error {
 		if m.stopDeliver != nil {
 			m.stopDeliver()
 			<-m.delivered
+		}
+		if m.liveHub != nil {
+			if err := m.liveHub.Close(); err != nil {
+				errs = append(errs, err)
+			}
 		}
 		if m.store != nil {
 			if err := m.store.Close(); err != nil {

@@ -42,7 +42,7 @@ func (s *Store) BeginTurn(ctx context.Context, key, dedupeKey string, ttl time.D
 	res, err := beginScript.Run(ctx, s.client, []string{t + ":seen:" + dedupeKey, t + ":lease", t + ":fence", t + ":state"},
 		ttl.Milliseconds(), s.cfg.IdleTTL.Milliseconds()).Slice()
 	if err != nil {
-		return conversation.Lease{}, nil, s.fail("begin turn", key, err)
+		return conversation.Lease{}, nil, fail("begin turn", key, err)
 	}
 	token, _ := res[0].(int64)
 	switch {
@@ -88,7 +88,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, key string, ttl time.Duration, 
 	}
 	res, err := cmd.Slice()
 	if err != nil {
-		return conversation.OutboxClaim{}, s.fail("claim outbox", key, err)
+		return conversation.OutboxClaim{}, fail("claim outbox", key, err)
 	}
 	if err := mark.Err(); err != nil && !errors.Is(err, redis.Nil) {
 		// The claim holds; without a mark the backlog entry just stays.
@@ -149,13 +149,13 @@ func (s *Store) FinishOutbox(ctx context.Context, c conversation.OutboxClaim, de
 		cmd = finishScript.Run(ctx, s.client, keys, args...)
 	}
 	if err := cmd.Err(); err != nil {
-		return s.fail("finish outbox", c.Key, err)
+		return fail("finish outbox", c.Key, err)
 	}
 	if settle && isNoScript(st.Err()) {
 		st = settleScript.Run(ctx, s.client, []string{s.backlog}, c.Key, c.Mark)
 	}
 	if settle && st.Err() != nil {
-		return s.fail("settle outbox", c.Key, st.Err())
+		return fail("settle outbox", c.Key, st.Err())
 	}
 	return nil
 }

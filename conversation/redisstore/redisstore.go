@@ -109,7 +109,7 @@ func (s *Store) Load(ctx context.Context, key string) (*conversation.Conversatio
 		return nil, fmt.Errorf("load conversation %q: %w", key, conversation.ErrNotFound)
 	}
 	if err != nil {
-		return nil, s.fail("load conversation", key, err)
+		return nil, fail("load conversation", key, err)
 	}
 	var c conversation.Conversation
 	if err := json.Unmarshal(b, &c); err != nil {
@@ -133,7 +133,7 @@ func (s *Store) Acquire(ctx context.Context, key string, ttl time.Duration) (con
 	token, err := acquireScript.Run(ctx, s.client, []string{t + ":lease", t + ":fence"},
 		ttl.Milliseconds(), s.cfg.IdleTTL.Milliseconds()).Int64()
 	if err != nil {
-		return conversation.Lease{}, s.fail("acquire lease", key, err)
+		return conversation.Lease{}, fail("acquire lease", key, err)
 	}
 	if token <= 0 {
 		return conversation.Lease{}, fmt.Errorf("acquire lease %q: %w", key, conversation.ErrLeaseHeld)
@@ -150,7 +150,7 @@ func (s *Store) Release(ctx context.Context, l conversation.Lease) error {
 	}
 	err := releaseScript.Run(ctx, s.client, []string{s.tag(l.Key) + ":lease"}, strconv.FormatUint(l.Token, 10)).Err()
 	if err != nil {
-		return s.fail("release lease", l.Key, err)
+		return fail("release lease", l.Key, err)
 	}
 	return nil
 }
@@ -166,7 +166,7 @@ func (s *Store) Seen(ctx context.Context, key, dedupeKey string) (bool, error) {
 	}
 	n, err := s.client.Exists(ctx, s.tag(key)+":seen:"+dedupeKey).Result()
 	if err != nil {
-		return false, s.fail("check dedupe key", key, err)
+		return false, fail("check dedupe key", key, err)
 	}
 	return n == 1, nil
 }
@@ -208,7 +208,7 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 		cmd = commitScript.EvalSha(ctx, pipe, keys, args...)
 		_, _ = pipe.Exec(ctx)
 		if err := hint.Err(); err != nil {
-			return s.fail("commit conversation", key, err)
+			return fail("commit conversation", key, err)
 		}
 		if isNoScript(cmd.Err()) {
 			cmd = commitScript.Run(ctx, s.client, keys, args...)
@@ -218,7 +218,7 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 	}
 	res, err := cmd.StringSlice()
 	if err != nil {
-		return s.fail("commit conversation", key, err)
+		return fail("commit conversation", key, err)
 	}
 	if len(res) == 0 {
 		return conversation.Errorf(conversation.Internal, "commit conversation %q: empty script reply", key)
@@ -252,7 +252,7 @@ func (s *Store) Pending(ctx context.Context, key string, limit int) ([]conversat
 	t := s.tag(key)
 	vals, err := pendingScript.Run(ctx, s.client, []string{t + ":outbox", t + ":outmsg"}, limit).Slice()
 	if err != nil {
-		return nil, s.fail("read outbox", key, err)
+		return nil, fail("read outbox", key, err)
 	}
 	out := make([]conversation.Outbound, 0, len(vals))
 	for _, v := range vals {
@@ -280,7 +280,7 @@ func (s *Store) Ack(ctx context.Context, key, id string) error {
 	}
 	t := s.tag(key)
 	if err := ackScript.Run(ctx, s.client, []string{t + ":outbox", t + ":outmsg"}, id).Err(); err != nil {
-		return s.fail("ack outbound", key, err)
+		return fail("ack outbound", key, err)
 	}
 	return nil
 }
@@ -295,7 +295,7 @@ func (s *Store) Backlog(ctx context.Context, olderThan time.Time, limit int) ([]
 		Min: "-inf", Max: "(" + strconv.FormatInt(olderThan.UnixMicro(), 10), Count: int64(limit),
 	}).Result()
 	if err != nil {
-		return nil, s.fail("read outbox backlog", "", err)
+		return nil, fail("read outbox backlog", "", err)
 	}
 	return keys, nil
 }
@@ -312,19 +312,19 @@ func (s *Store) Settle(ctx context.Context, key string) error {
 		return nil
 	}
 	if err != nil {
-		return s.fail("settle outbox", key, err)
+		return fail("settle outbox", key, err)
 	}
 	t := s.tag(key)
 	drained, err := drainedScript.Run(ctx, s.client, []string{t + ":outbox", t + ":lease"}).Int64()
 	if err != nil {
-		return s.fail("settle outbox", key, err)
+		return fail("settle outbox", key, err)
 	}
 	if drained != 1 {
 		return nil
 	}
 	err = settleScript.Run(ctx, s.client, []string{s.backlog}, key, strconv.FormatFloat(score, 'f', -1, 64)).Err()
 	if err != nil {
-		return s.fail("settle outbox", key, err)
+		return fail("settle outbox", key, err)
 	}
 	return nil
 }
@@ -338,7 +338,7 @@ func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversati
 	}
 	msgs, err := s.client.XRevRangeN(ctx, s.tag(key)+":events", "+", "-", int64(limit)).Result()
 	if err != nil {
-		return nil, s.fail("read events", key, err)
+		return nil, fail("read events", key, err)
 	}
 	evs := make([]conversation.Event, len(msgs))
 	for i, m := range msgs {
@@ -362,7 +362,7 @@ func (s *Store) NextSequence(ctx context.Context, name string) (uint64, error) {
 	}
 	n, err := s.client.Incr(ctx, s.cfg.Prefix+":seq:{"+tagEscaper.Replace(name)+"}").Result()
 	if err != nil {
-		return 0, s.fail("next sequence", name, err)
+		return 0, fail("next sequence", name, err)
 	}
 	return uint64(n), nil
 }
@@ -370,7 +370,7 @@ func (s *Store) NextSequence(ctx context.Context, name string) (uint64, error) {
 // Ping reports whether Redis answers. Errors: Unavailable.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.client.Ping(ctx).Err(); err != nil {
-		return s.fail("ping", "", err)
+		return fail("ping", "", err)
 	}
 	return nil
 }
@@ -389,7 +389,7 @@ var unavailablePrefixes = []string{"LOADING", "READONLY", "MASTERDOWN", "CLUSTER
 // server replies that mean "later" and all connection-level failures
 // (refused, reset, timeouts, a closed client, ctx ending) are Unavailable,
 // other server errors are Internal.
-func (s *Store) fail(op, key string, err error) error {
+func fail(op, key string, err error) error {
 	what := "redisstore: " + op
 	if key != "" {
 		what += " " + strconv.Quote(key)
