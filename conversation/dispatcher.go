@@ -66,8 +66,11 @@ type Dispatcher struct {
 	dirty   map[string]bool // key was notified while active
 	queue   []string
 	wake    chan struct{}
-	tries   map[string]int // outbound id → failed attempts
+	tries   map[string]int         // outbound id → failed attempts
+	claims  map[string]OutboxClaim // batches claimed at commit, by key
 }
+
+var _ Delivery = (*Dispatcher)(nil)
 
 // NewDispatcher returns a dispatcher over store. Register senders, then Run.
 func NewDispatcher(store Store, cfg DispatcherConfig) *Dispatcher {
@@ -80,6 +83,7 @@ func NewDispatcher(store Store, cfg DispatcherConfig) *Dispatcher {
 		dirty:   make(map[string]bool),
 		wake:    make(chan struct{}, 1),
 		tries:   make(map[string]int),
+		claims:  make(map[string]OutboxClaim),
 	}
 }
 
@@ -106,6 +110,18 @@ func (d *Dispatcher) Notify(key string) {
 	default:
 	}
 }
+
+// DeliverClaimed schedules delivery of a batch claimed during a commit:
+// the first delivery of its key uses it instead of claiming again.
+func (d *Dispatcher) DeliverClaimed(c OutboxClaim) {
+	d.mu.Lock()
+	d.claims[c.Key] = c
+	d.mu.Unlock()
+	d.Notify(c.Key)
+}
+
+// ClaimTTL is the delivery lease duration (DispatcherConfig.LeaseTTL).
+func (d *Dispatcher) ClaimTTL() time.Duration { return d.cfg.LeaseTTL }
 
 // Run delivers until ctx is done, then waits for in-flight deliveries.
 func (d *Dispatcher) Run(ctx context.Context) error {
@@ -231,9 +247,16 @@ func (d *Dispatcher) deliver(ctx context.Context, key string) time.Duration {
 
 const claimBatch = 64
 
-// claim takes a batch through the store's OutboxClaimer, or through the
-// basic Outbox methods.
+// claim takes a batch: the one claimed at commit if there is one, else
+// through the store's OutboxClaimer, or through the basic Outbox methods.
 func (d *Dispatcher) claim(ctx context.Context, key string) (OutboxClaim, error) {
+	d.mu.Lock()
+	c, ok := d.claims[key]
+	delete(d.claims, key)
+	d.mu.Unlock()
+	if ok {
+		return c, nil
+	}
 	if oc, ok := d.store.(OutboxClaimer); ok {
 		return oc.ClaimOutbox(ctx, key, d.cfg.LeaseTTL, claimBatch)
 	}
@@ -246,7 +269,7 @@ func (d *Dispatcher) claim(ctx context.Context, key string) (OutboxClaim, error)
 		_ = d.store.Release(ctx, l)
 		return OutboxClaim{}, err
 	}
-	c := OutboxClaim{Key: key, Lease: l, Messages: msgs}
+	c = OutboxClaim{Key: key, Lease: l, Messages: msgs}
 	if len(msgs) > claimBatch {
 		c.Messages, c.More = msgs[:claimBatch], true
 	}

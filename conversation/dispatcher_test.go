@@ -75,7 +75,7 @@ func TestDispatcherDeliversInOrderWithRetries(t *testing.T) {
 			}}
 			d := runDispatcher(t, s, conversation.DispatcherConfig{BaseBackoff: 5 * time.Millisecond}, snd)
 			e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{})
-			e.OnCommit(d.Notify)
+			e.DeliverWith(d)
 			for i := range 5 {
 				if _, err := e.Handle(context.Background(), msg("webchat:d", fmt.Sprint("m", i), fmt.Sprint("password ", i))); err != nil {
 					t.Fatal(err)
@@ -104,7 +104,7 @@ func TestDispatcherDropsPermanentFailures(t *testing.T) {
 	}}
 	d := runDispatcher(t, s, conversation.DispatcherConfig{BaseBackoff: time.Millisecond}, snd)
 	e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{})
-	e.OnCommit(d.Notify)
+	e.DeliverWith(d)
 	for i, text := range []string{"password poison", "password fine"} {
 		if _, err := e.Handle(context.Background(), msg("webchat:p", fmt.Sprint("m", i), text)); err != nil {
 			t.Fatal(err)

@@ -72,6 +72,19 @@ type Engine struct {
 	cfg       EngineConfig
 	local     keyLock
 	notify    func(key string)
+	delivery  Delivery
+}
+
+// Delivery is what the engine hands committed messages to;
+// *Dispatcher satisfies it.
+type Delivery interface {
+	// Notify schedules delivery of key's outbox.
+	Notify(key string)
+	// DeliverClaimed delivers a batch the engine claimed while committing
+	// (see CommitClaimer).
+	DeliverClaimed(c OutboxClaim)
+	// ClaimTTL is how long such a claim's delivery lease should last.
+	ClaimTTL() time.Duration
 }
 
 // NewEngine returns an engine over the given ports. knowledge and handoff
@@ -83,6 +96,11 @@ func NewEngine(store Store, knowledge Knowledge, handoff Handoff, cfg EngineConf
 // OnCommit sets a function called with the conversation key after every
 // successful commit, typically Dispatcher.Notify. Call before Handle.
 func (e *Engine) OnCommit(f func(key string)) { e.notify = f }
+
+// DeliverWith hands committed messages to d, claiming them during the
+// commit when the store can (CommitClaimer). It replaces OnCommit. Call
+// before Handle.
+func (e *Engine) DeliverWith(d Delivery) { e.delivery = d }
 
 // Store returns the engine's store (for read-only views such as history).
 func (e *Engine) Store() Store { return e.store }
@@ -139,7 +157,14 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 	if ctx.Err() != nil {
 		return Result{}, ctx.Err()
 	}
-	err = e.store.Commit(ctx, lease, Commit{Conversation: conv, DedupeKey: m.DedupeKey, Events: t.events, Outbound: t.out})
+	commit := Commit{Conversation: conv, DedupeKey: m.DedupeKey, Events: t.events, Outbound: t.out}
+	var claim OutboxClaim
+	claimed := false
+	if cc, ok := e.store.(CommitClaimer); ok && e.delivery != nil && len(t.out) > 0 {
+		claim, claimed, err = cc.CommitClaim(ctx, lease, commit, e.delivery.ClaimTTL())
+	} else {
+		err = e.store.Commit(ctx, lease, commit)
+	}
 	if errors.Is(err, ErrDuplicate) {
 		return Result{Duplicate: true}, nil
 	}
@@ -147,7 +172,14 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 		return Result{}, fmt.Errorf("commit conversation %s: %w", key, err)
 	}
 	committed = true
-	e.notify(key)
+	switch {
+	case claimed:
+		e.delivery.DeliverClaimed(claim)
+	case e.delivery != nil:
+		e.delivery.Notify(key)
+	default:
+		e.notify(key)
+	}
 	e.cfg.Logger.Debug("turn committed", "conversation", key, "phase", conv.Phase, "outbound", len(t.out))
 	return Result{Phase: conv.Phase, Outbound: t.out}, nil
 }

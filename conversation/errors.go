@@ -3,6 +3,7 @@ package conversation
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code classifies an error so callers (HTTP handlers, adapters, the CLI) can
@@ -29,7 +30,8 @@ type Error struct {
 }
 
 func (e *Error) Error() string {
-	if e.Err != nil {
+	// Errorf already put the cause into Message; do not say it twice.
+	if e.Err != nil && !strings.HasSuffix(e.Message, e.Err.Error()) {
 		return e.Message + ": " + e.Err.Error()
 	}
 	return e.Message

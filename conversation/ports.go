@@ -197,3 +197,15 @@ type OutboxClaimer interface {
 	// the backlog. Errors: Unavailable.
 	FinishOutbox(ctx context.Context, c OutboxClaim, delivered []string) error
 }
+
+// CommitClaimer is an optional Store capability: Commit that also hands
+// the committer the delivery claim of the messages it wrote, when the
+// outbox held nothing older and no dispatcher was delivering, so the
+// committing replica delivers at once without a separate claim.
+type CommitClaimer interface {
+	// CommitClaim is Commit (same checks, effects and errors) that, when c
+	// has outbound messages and the conditions above hold, also takes the
+	// delivery lease for ttl and returns the claim with ok == true. FinishOutbox
+	// ends such a claim like one from ClaimOutbox.
+	CommitClaim(ctx context.Context, l Lease, c Commit, ttl time.Duration) (claim OutboxClaim, ok bool, err error)
+}

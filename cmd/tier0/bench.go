@@ -173,7 +173,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	}
 	rec := &benchRecorder{sent: map[string]time.Time{}, replied: map[string]int{}, seenIDs: map[string]bool{}, convOf: map[string]int{}, handoff: map[int]bool{}}
 	d := conversation.NewDispatcher(store, conversation.DispatcherConfig{Logger: log, Workers: 64})
-	engine.OnCommit(d.Notify)
+	engine.DeliverWith(d)
 	dctx, stopDeliver := context.WithCancel(ctx)
 	defer stopDeliver()
 	go func() { _ = d.Run(dctx) }()

@@ -47,7 +47,7 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	con := console.New(console.Config{Interactive: interactive, User: conversation.Identity{ID: *user, DisplayName: *user}}, stdout)
 	d := conversation.NewDispatcher(store, conversation.DispatcherConfig{Logger: log, Workers: 2})
 	d.Register(conversation.ChannelConsole, con)
-	engine.OnCommit(d.Notify)
+	engine.DeliverWith(d)
 	dctx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(dctx) }()

@@ -136,7 +136,7 @@ func (m *Main) Run(ctx context.Context) error {
 
 	m.dispatcher = conversation.NewDispatcher(m.store, conversation.DispatcherConfig{Logger: log})
 	m.dispatcher.Register(conversation.ChannelWebChat, m.webchat)
-	m.engine.OnCommit(m.dispatcher.Notify)
+	m.engine.DeliverWith(m.dispatcher)
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopDeliver, m.delivered = stop, make(chan struct{})
 	go func() { defer close(m.delivered); _ = m.dispatcher.Run(dctx) }()

@@ -38,6 +38,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +63,7 @@ var (
 	_ conversation.Store         = (*Store)(nil)
 	_ conversation.TurnStarter   = (*Store)(nil)
 	_ conversation.OutboxClaimer = (*Store)(nil)
+	_ conversation.CommitClaimer = (*Store)(nil)
 )
 
 // New returns a store over client, which it takes over: Close closes it.
@@ -95,7 +97,7 @@ func (s *Store) tag(key string) string {
 // expects them.
 func (s *Store) convKeys(key, dedupe string) []string {
 	t := s.tag(key)
-	return []string{t + ":state", t + ":lease", t + ":seen:" + dedupe, t + ":outbox", t + ":outmsg", t + ":events", t + ":fence"}
+	return []string{t + ":state", t + ":lease", t + ":seen:" + dedupe, t + ":outbox", t + ":outmsg", t + ":events", t + ":fence", t + ":dlease", t + ":dfence"}
 }
 
 // Load returns the stored conversation. Errors: NotFound, Invalid (bad
@@ -178,12 +180,30 @@ func (s *Store) Seen(ctx context.Context, key, dedupeKey string) (bool, error) {
 // ErrLeaseLost, ErrDuplicate, ErrStaleVersion (Conflict), Invalid,
 // Unavailable.
 func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation.Commit) error {
+	_, _, err := s.commit(ctx, l, c, 0)
+	return err
+}
+
+// CommitClaim is Commit that also claims the new messages for delivery
+// when nothing older is pending and no dispatcher is delivering; see
+// conversation.CommitClaimer. Same round trips and errors as Commit.
+func (s *Store) CommitClaim(ctx context.Context, l conversation.Lease, c conversation.Commit, ttl time.Duration) (conversation.OutboxClaim, bool, error) {
+	if err := conversation.CheckTTL(ttl); err != nil {
+		return conversation.OutboxClaim{}, false, err
+	}
+	return s.commit(ctx, l, c, ttl)
+}
+
+// commit runs commitScript; claimTTL > 0 asks it to claim the new
+// outbound messages for delivery.
+func (s *Store) commit(ctx context.Context, l conversation.Lease, c conversation.Commit, claimTTL time.Duration) (conversation.OutboxClaim, bool, error) {
+	var none conversation.OutboxClaim
 	p, err := c.Encode(l)
 	if err != nil {
-		return err
+		return none, false, err
 	}
 	key := c.Conversation.Key
-	args := make([]any, 0, 10+len(p.Events)+2*len(p.Outbound))
+	args := make([]any, 0, 11+len(p.Events)+2*len(p.Outbound))
 	dedupe := "0"
 	if c.DedupeKey != "" {
 		dedupe = "1"
@@ -191,7 +211,7 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 	args = append(args, strconv.FormatUint(l.Token, 10), strconv.FormatInt(c.Conversation.Version, 10),
 		strconv.FormatInt(c.Conversation.Version+1, 10), p.State, dedupe,
 		s.cfg.IdleTTL.Milliseconds(), s.cfg.DedupeTTL.Milliseconds(), s.cfg.EventsMaxLen,
-		len(p.Events), len(p.Outbound))
+		len(p.Events), len(p.Outbound), claimTTL.Milliseconds())
 	for _, e := range p.Events {
 		args = append(args, e)
 	}
@@ -200,15 +220,17 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 	}
 	keys := s.convKeys(key, c.DedupeKey)
 	var cmd *redis.Cmd
+	hintScore := float64(time.Now().UnixMicro())
+	claimStart := time.Now()
 	if len(c.Outbound) > 0 {
 		// Hint first, in the same round trip: a crash after the hint leaves
 		// only a hint, which Settle clears.
 		pipe := s.client.Pipeline()
-		hint := pipe.ZAdd(ctx, s.backlog, redis.Z{Score: float64(time.Now().UnixMicro()), Member: key})
+		hint := pipe.ZAdd(ctx, s.backlog, redis.Z{Score: hintScore, Member: key})
 		cmd = commitScript.EvalSha(ctx, pipe, keys, args...)
 		_, _ = pipe.Exec(ctx)
 		if err := hint.Err(); err != nil {
-			return fail("commit conversation", key, err)
+			return none, false, fail("commit conversation", key, err)
 		}
 		if isNoScript(cmd.Err()) {
 			cmd = commitScript.Run(ctx, s.client, keys, args...)
@@ -218,29 +240,42 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 	}
 	res, err := cmd.StringSlice()
 	if err != nil {
-		return fail("commit conversation", key, err)
+		return none, false, fail("commit conversation", key, err)
 	}
 	if len(res) == 0 {
-		return conversation.Errorf(conversation.Internal, "commit conversation %q: empty script reply", key)
+		return none, false, conversation.Errorf(conversation.Internal, "commit conversation %q: empty script reply", key)
 	}
 	switch res[0] {
 	case "OK":
 	case "LEASE":
-		return fmt.Errorf("commit conversation %q with lease token %d: %w", key, l.Token, conversation.ErrLeaseLost)
+		return none, false, fmt.Errorf("commit conversation %q with lease token %d: %w", key, l.Token, conversation.ErrLeaseLost)
 	case "DUP":
-		return fmt.Errorf("commit conversation %q: dedupe key %q: %w", key, c.DedupeKey, conversation.ErrDuplicate)
+		return none, false, fmt.Errorf("commit conversation %q: dedupe key %q: %w", key, c.DedupeKey, conversation.ErrDuplicate)
 	case "STALE":
-		return fmt.Errorf("commit conversation %q at version %d: %w", key, c.Conversation.Version, conversation.ErrStaleVersion)
+		return none, false, fmt.Errorf("commit conversation %q at version %d: %w", key, c.Conversation.Version, conversation.ErrStaleVersion)
 	default:
-		return conversation.Errorf(conversation.Internal, "commit conversation %q: unexpected script reply %q", key, res[0])
+		return none, false, conversation.Errorf(conversation.Internal, "commit conversation %q: unexpected script reply %q", key, res[0])
 	}
 	c.Conversation.Version++
-	for i, id := range res[1:] {
-		if i < len(c.Events) && c.Events[i].ID == "" {
-			c.Events[i].ID = id
+	ids := res[1:]
+	for i := 0; i < len(ids) && i < len(c.Events); i++ {
+		if c.Events[i].ID == "" {
+			c.Events[i].ID = ids[i]
 		}
 	}
-	return nil
+	if len(ids) <= len(c.Events) {
+		return none, false, nil
+	}
+	token, err := strconv.ParseUint(ids[len(c.Events)], 10, 64)
+	if err != nil {
+		return none, false, conversation.Errorf(conversation.Internal, "commit conversation %q: bad delivery token %q", key, ids[len(c.Events)])
+	}
+	return conversation.OutboxClaim{
+		Key:      key,
+		Lease:    conversation.Lease{Key: key, Token: token, Expires: claimStart.Add(claimTTL)},
+		Messages: slices.Clone(c.Outbound),
+		Mark:     strconv.FormatFloat(hintScore, 'f', -1, 64),
+	}, true, nil
 }
 
 // Pending returns up to limit undelivered messages of key, oldest first.

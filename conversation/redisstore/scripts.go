@@ -28,14 +28,18 @@ return 0
 //
 //	KEYS  1 state (hash v, d)  2 lease  3 seen mark  4 outbox (list of ids)
 //	      5 outbound messages (hash id -> json)  6 events (stream)  7 fence
+//	      8 delivery lease  9 delivery fence
 //	ARGV  1 token  2 expected version  3 new version  4 state json
 //	      5 "1" to mark the dedupe key  6 idle ms  7 dedupe ms
 //	      8 events max length  9 number of events  10 number of outbound
+//	      11 delivery lease ms to claim the new messages, "0" not to
 //	      then the events' json, then id, json per outbound message
 //
-// It returns {"OK", eventID...} or {"LEASE"}, {"DUP"}, {"STALE"} without
-// writing anything. Checks run in that order: a redelivered message is
-// reported as a duplicate even when its version is also stale.
+// It returns {"OK", eventID..., [delivery token]} or {"LEASE"}, {"DUP"},
+// {"STALE"} without writing anything. Checks run in that order: a
+// redelivered message is reported as a duplicate even when its version is
+// also stale. The delivery token is there when a claim was asked for, the
+// outbox held only this commit's messages and no delivery lease was held.
 var commitScript = redis.NewScript(`
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {'LEASE'} end
 if ARGV[5] == '1' and redis.call('EXISTS', KEYS[3]) == 1 then return {'DUP'} end
@@ -48,17 +52,27 @@ if ARGV[5] == '1' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[7]) end
 local ne, no = tonumber(ARGV[9]), tonumber(ARGV[10])
 local res = {'OK'}
 for i = 1, ne do
-  res[i + 1] = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[10 + i])
+  res[i + 1] = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[11 + i])
 end
-local base = 10 + ne
+local base = 11 + ne
+local pushed = 0
 for j = 1, no do
   local id, msg = ARGV[base + 2 * j - 1], ARGV[base + 2 * j]
-  if redis.call('HSET', KEYS[5], id, msg) == 1 then redis.call('RPUSH', KEYS[4], id) end
+  if redis.call('HSET', KEYS[5], id, msg) == 1 then
+    redis.call('RPUSH', KEYS[4], id)
+    pushed = pushed + 1
+  end
 end
 for k = 1, 7 do
   if k ~= 2 and k ~= 3 then redis.call('PEXPIRE', KEYS[k], idle) end
 end
 redis.call('DEL', KEYS[2])
+if ARGV[11] ~= '0' and pushed == no and pushed > 0 and redis.call('LLEN', KEYS[4]) == pushed and redis.call('EXISTS', KEYS[8]) == 0 then
+  local token = redis.call('INCR', KEYS[9])
+  redis.call('PEXPIRE', KEYS[9], idle)
+  redis.call('SET', KEYS[8], token, 'PX', ARGV[11])
+  res[#res + 1] = tostring(token)
+end
 return res
 `)
 

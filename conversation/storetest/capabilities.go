@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -40,6 +41,9 @@ var capabilities = []capability{
 		{"FinishOutboxAcks", testFinishOutboxAcks},
 		{"FinishOutboxBacklog", testFinishOutboxBacklog},
 		{"ClaimOutboxInvalid", testClaimOutboxInvalid},
+	}},
+	{"CommitClaimer", implements[conversation.CommitClaimer], []storeCase{
+		{"CommitClaim", testCommitClaim},
 	}},
 }
 
@@ -488,4 +492,73 @@ func testClaimOutboxInvalid(t *testing.T, s conversation.Store) {
 		})
 	}
 	finishOutbox(t, oc, claimOutbox(t, oc, key, longTTL, 10)) // no claim was taken
+}
+
+func testCommitClaim(t *testing.T, s conversation.Store) {
+	cc := as[conversation.CommitClaimer](t, s)
+	cases := []struct {
+		name      string
+		earlier   []string // committed (and left pending) before
+		claimHeld bool     // a dispatcher holds the delivery lease during the commit
+		ids       []string // outbound of the claiming commit
+		wantClaim bool
+	}{
+		{name: "EmptyOutbox", ids: []string{"o-1", "o-2"}, wantClaim: true},
+		{name: "OlderPending", earlier: []string{"o-0"}, ids: []string{"o-1"}},
+		{name: "DispatcherDelivering", earlier: []string{"o-0"}, claimHeld: true, ids: []string{"o-1"}},
+		{name: "NothingOutbound"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			key := keyFor(t, "c")
+			c := newConv(key)
+			if len(tc.earlier) > 0 {
+				commitOutbound(t, s, c, tc.earlier...)
+			}
+			var held conversation.OutboxClaim
+			if tc.claimHeld {
+				held = claimOutbox(t, as[conversation.OutboxClaimer](t, s), key, longTTL, 10)
+			}
+			outs := make([]conversation.Outbound, len(tc.ids))
+			for i, id := range tc.ids {
+				outs[i] = outbound(key, id, "text of "+id)
+			}
+			l := acquire(t, s, key, longTTL)
+			version := c.Version
+			cl, ok, err := cc.CommitClaim(ctxFor(t), l, conversation.Commit{Conversation: c, Outbound: outs}, longTTL)
+			if err != nil {
+				t.Fatalf("CommitClaim: %v", err)
+			}
+			if c.Version != version+1 {
+				t.Fatalf("version after CommitClaim: got %d, want %d", c.Version, version+1)
+			}
+			if ok != tc.wantClaim {
+				t.Fatalf("claimed: got %v, want %v", ok, tc.wantClaim)
+			}
+			want := append(append([]string(nil), tc.earlier...), tc.ids...)
+			if len(want) == 0 {
+				want = nil
+			}
+			wantIDs(t, "Pending after CommitClaim", pending(t, s, key, 10), want)
+			if tc.claimHeld {
+				finishOutbox(t, as[conversation.OutboxClaimer](t, s), held)
+			}
+			if !ok {
+				return
+			}
+			wantIDs(t, "claimed messages", cl.Messages, tc.ids)
+			if cl.Key != key || cl.Lease.Token == 0 {
+				t.Fatalf("claim: key %q token %d, want %q and a token", cl.Key, cl.Lease.Token, key)
+			}
+			// The claim is a real delivery lease: no second dispatcher gets in.
+			if _, err := as[conversation.OutboxClaimer](t, s).ClaimOutbox(ctxFor(t), key, longTTL, 10); !errors.Is(err, conversation.ErrLeaseHeld) {
+				t.Fatalf("ClaimOutbox while the commit's claim is held: err = %v, want ErrLeaseHeld", err)
+			}
+			finishOutbox(t, as[conversation.OutboxClaimer](t, s), cl, tc.ids...)
+			wantIDs(t, "Pending after FinishOutbox", pending(t, s, key, 10), nil)
+			if contains(backlog(t, s, time.Now().Add(time.Hour)), key) {
+				t.Fatal("a claim that delivered everything left the conversation in the backlog")
+			}
+		})
+	}
 }
