@@ -20,6 +20,8 @@ import (
 	"github.com/tier0/tier0/conversation/redisstore"
 	"github.com/tier0/tier0/handoff"
 	"github.com/tier0/tier0/knowledge"
+	"github.com/tier0/tier0/knowledge/llm"
+	"github.com/tier0/tier0/knowledge/openai"
 )
 
 // newLogger returns a text logger at the configured level.
@@ -64,10 +66,16 @@ func openStore(ctx context.Context, c *Config) (conversation.Store, error) {
 	}
 }
 
-// openKnowledge opens the knowledge index under the data dir and, when
-// ingest is set, brings it up to date with the configured folder.
-func openKnowledge(ctx context.Context, c *Config, ingest bool, progress io.Writer) (*knowledge.Index, *knowledge.Answerer, error) {
-	ix, err := knowledge.Open(filepath.Join(c.DataDir, "knowledge"), knowledge.NewHashEmbedder())
+// openKnowledge opens the knowledge index under the data dir with the
+// configured embedder and, when ingest is set, brings it up to date with
+// the configured folder. The returned Knowledge is the extractive answerer,
+// or the LLM composer over it when an LLM endpoint is configured.
+func openKnowledge(ctx context.Context, c *Config, ingest bool, progress io.Writer, log *slog.Logger) (*knowledge.Index, conversation.Knowledge, error) {
+	emb, err := newEmbedder(c, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	ix, err := knowledge.Open(filepath.Join(c.DataDir, "knowledge"), emb)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open knowledge index: %w", err)
 	}
@@ -77,7 +85,33 @@ func openKnowledge(ctx context.Context, c *Config, ingest bool, progress io.Writ
 		}
 	}
 	ans := knowledge.NewAnswerer(ix, knowledge.AnswerConfig{Threshold: c.Knowledge.Threshold, URLFor: urlFor(c.Knowledge.BaseURL)})
-	return ix, ans, nil
+	if c.Knowledge.LLM.BaseURL == "" {
+		return ix, ans, nil
+	}
+	l := c.Knowledge.LLM
+	chat, err := openai.NewChatClient(openai.Config{BaseURL: l.BaseURL, APIKey: l.APIKey, Model: l.Model, AzureAPIVersion: l.AzureAPIVersion, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("knowledge.llm: %w", err)
+	}
+	comp, err := llm.New(ans, chat, llm.Config{Model: l.Model, Timeout: l.Timeout, MaxTokens: l.MaxTokens, Logger: log})
+	if err != nil {
+		return nil, nil, fmt.Errorf("knowledge.llm: %w", err)
+	}
+	return ix, comp, nil
+}
+
+// newEmbedder returns the built-in offline embedder, or the
+// OpenAI-compatible one when knowledge.embedding.base_url is set.
+func newEmbedder(c *Config, log *slog.Logger) (knowledge.Embedder, error) {
+	e := c.Knowledge.Embedding
+	if e.BaseURL == "" {
+		return knowledge.NewHashEmbedder(), nil
+	}
+	emb, err := openai.NewEmbedder(openai.Config{BaseURL: e.BaseURL, APIKey: e.APIKey, Model: e.Model, Dimensions: e.Dimensions, AzureAPIVersion: e.AzureAPIVersion, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("knowledge.embedding: %w", err)
+	}
+	return emb, nil
 }
 
 // urlFor maps a document path to a link under base ("" → no link).

@@ -161,7 +161,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	log := newLogger(stderr, "error")
 	var know conversation.Knowledge = fixedKnowledge{}
 	if o.knowledge == "index" {
-		_, ans, err := openKnowledge(ctx, c, true, io.Discard)
+		_, ans, err := openKnowledge(ctx, c, true, io.Discard, log)
 		if err != nil {
 			return err
 		}

@@ -32,7 +32,7 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return err
 	}
 	defer store.Close()
-	_, ans, err := openKnowledge(ctx, c, *c.Knowledge.IngestOnStart, io.Discard)
+	_, ans, err := openKnowledge(ctx, c, *c.Knowledge.IngestOnStart, io.Discard, log)
 	if err != nil {
 		return err
 	}

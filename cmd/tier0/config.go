@@ -70,6 +70,32 @@ type KnowledgeConfig struct {
 	Threshold float64 `yaml:"threshold"`
 	// IngestOnStart ingests Path when serve starts (incremental; default true).
 	IngestOnStart *bool `yaml:"ingest_on_start"`
+	// Embedding selects the embedding model: the built-in offline one
+	// (default), or any OpenAI-compatible /embeddings endpoint.
+	Embedding EmbeddingConfig `yaml:"embedding"`
+	// LLM, when its base_url is set, writes answers from the retrieved
+	// passages through an OpenAI-compatible /chat/completions endpoint.
+	LLM LLMConfig `yaml:"llm"`
+}
+
+// EmbeddingConfig points at an OpenAI-compatible embeddings API (OpenAI,
+// Azure OpenAI, Ollama, vLLM, TEI). Changing the model rebuilds the index.
+type EmbeddingConfig struct {
+	BaseURL         string `yaml:"base_url"` // e.g. https://api.openai.com/v1, http://localhost:11434/v1
+	Model           string `yaml:"model"`
+	Dimensions      int    `yaml:"dimensions"`
+	AzureAPIVersion string `yaml:"azure_api_version"`
+	APIKey          string `yaml:"-"` // TIER0_EMBED_API_KEY only
+}
+
+// LLMConfig points at an OpenAI-compatible chat completions API.
+type LLMConfig struct {
+	BaseURL         string        `yaml:"base_url"`
+	Model           string        `yaml:"model"`
+	Timeout         time.Duration `yaml:"timeout"` // latency budget; the extractive answer after it (default 8s)
+	MaxTokens       int           `yaml:"max_tokens"`
+	AzureAPIVersion string        `yaml:"azure_api_version"`
+	APIKey          string        `yaml:"-"` // TIER0_LLM_API_KEY only
 }
 
 // HandoffConfig configures tickets.
@@ -145,6 +171,12 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str("TIER0_REDIS_PASSWORD", &c.Store.Redis.Password)
 	str("TIER0_WEBCHAT_SECRET", &c.WebChat.Secret)
 	str("TIER0_KNOWLEDGE_PATH", &c.Knowledge.Path)
+	str("TIER0_EMBED_BASE_URL", &c.Knowledge.Embedding.BaseURL)
+	str("TIER0_EMBED_MODEL", &c.Knowledge.Embedding.Model)
+	str("TIER0_EMBED_API_KEY", &c.Knowledge.Embedding.APIKey)
+	str("TIER0_LLM_BASE_URL", &c.Knowledge.LLM.BaseURL)
+	str("TIER0_LLM_MODEL", &c.Knowledge.LLM.Model)
+	str("TIER0_LLM_API_KEY", &c.Knowledge.LLM.APIKey)
 	if v := getenv("TIER0_REDIS_ADDR"); v != "" {
 		c.Store.Redis.Addrs = strings.Split(v, ",")
 		if c.Store.Driver == "" || getenv("TIER0_STORE") == "" {
@@ -209,6 +241,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Knowledge.Threshold < 0 || c.Knowledge.Threshold > 1 {
 		return fmt.Errorf("knowledge.threshold %v: want a number between 0 and 1", c.Knowledge.Threshold)
+	}
+	if c.Knowledge.Embedding.BaseURL != "" && c.Knowledge.Embedding.Model == "" {
+		return fmt.Errorf("knowledge.embedding.model is required with base_url (or TIER0_EMBED_MODEL)")
+	}
+	if c.Knowledge.LLM.BaseURL != "" && c.Knowledge.LLM.Model == "" {
+		return fmt.Errorf("knowledge.llm.model is required with base_url (or TIER0_LLM_MODEL)")
 	}
 	if c.WebChat.Secret != "" && len(c.WebChat.Secret) < 32 {
 		return fmt.Errorf("TIER0_WEBCHAT_SECRET must be at least 32 characters")

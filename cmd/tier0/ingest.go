@@ -30,7 +30,7 @@ func runIngest(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if c.Knowledge.Path == "" {
 		return fmt.Errorf("ingest: no knowledge folder (set knowledge.path in %s or pass one)", *path)
 	}
-	ix, _, err := openKnowledge(ctx, c, false, stderr)
+	ix, _, err := openKnowledge(ctx, c, false, stderr, newLogger(stderr, "warn"))
 	if err != nil {
 		return err
 	}

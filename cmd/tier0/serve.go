@@ -100,8 +100,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.store, err = openStore(ctx, c); err != nil {
 		return err
 	}
-	var ans *knowledge.Answerer
-	if m.index, ans, err = openKnowledge(ctx, c, *c.Knowledge.IngestOnStart, m.Stderr); err != nil {
+	var ans conversation.Knowledge
+	if m.index, ans, err = openKnowledge(ctx, c, *c.Knowledge.IngestOnStart, m.Stderr, log); err != nil {
 		return err
 	}
 	if m.engine, err = newEngine(c, m.store, ans, log); err != nil {
