@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/tier0
 PKGS    ?= ./...
 
-.PHONY: run build test bench bench-http bench-engine bench-engine-fixed bench-go lint fmt vet clean
+.PHONY: run build test bench bench-http bench-engine bench-engine-fixed bench-knowledge bench-go lint fmt vet clean
 
 ## run: serve the web chat on http://localhost:8080 with the sample IT-helpdesk config
 run:
@@ -31,6 +31,10 @@ bench-engine:
 # the engine, Redis and delivery alone (a constant cited answer instead of retrieval)
 bench-engine-fixed:
 	$(GO) run ./cmd/tier0 bench -mode engine -knowledge fixed -conversations 10000 -rate 2000 -duration 20s
+
+## bench-knowledge: ingestion rate, retrieval latency and memory on a 10,000-chunk index (needs ../shared/bench)
+bench-knowledge:
+	$(GO) run ./cmd/tier0 bench knowledge -data ../shared/bench
 
 ## bench-go: Go micro-benchmarks (knowledge query, embedding, …)
 bench-go:

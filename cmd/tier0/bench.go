@@ -50,6 +50,9 @@ type benchOptions struct {
 // real Redis at a fixed offered rate (open loop, like real users who do not
 // wait for each other) and prints one RESULT line.
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "knowledge" {
+		return runBenchKnowledge(ctx, args[1:], stdout, stderr)
+	}
 	var o benchOptions
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
