@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -50,8 +49,12 @@ type AnswerConfig struct {
 	// TopK is how many chunks are retrieved and re-scored (default 5).
 	TopK int
 	// Threshold is the answerability score from which an answer counts as
-	// confident (default DefaultThreshold).
+	// confident. 0 means the index's calibrated threshold (Index.Threshold:
+	// stored by Calibrate, else DefaultThreshold).
 	Threshold float64
+	// Filter restricts the chunks answers come from (audience, language,
+	// product line).
+	Filter Filter
 	// MaxAnswerChars bounds the answer text (default 700).
 	MaxAnswerChars int
 	// URLFor maps a chunk's source to a link for chunks without a front
@@ -78,8 +81,8 @@ func (c AnswerConfig) withDefaults() AnswerConfig {
 	if c.TopK <= 0 || c.TopK > 100 {
 		c.TopK = DefaultTopK
 	}
-	if c.Threshold <= 0 || c.Threshold > 1 || c.Threshold != c.Threshold {
-		c.Threshold = DefaultThreshold
+	if c.Threshold < 0 || c.Threshold > 1 || c.Threshold != c.Threshold {
+		c.Threshold = 0
 	}
 	if c.MaxAnswerChars <= 0 {
 		c.MaxAnswerChars = DefaultMaxAnswerChars
@@ -124,25 +127,29 @@ func NewAnswerer(ix *Index, cfg AnswerConfig) *Answerer {
 	return &Answerer{ix: ix, cfg: cfg.withDefaults()}
 }
 
-// candidate is a retrieved chunk with its answerability score.
-type candidate struct {
-	Hit
-	score float64
-}
-
 // Passage is a retrieved piece of a document offered as grounding to an
 // answer composer (the LLM path), with the citation that credits it.
 type Passage struct {
 	Citation conversation.Citation
 	Text     string
 	Score    float64 // answerability score of this passage's candidate, in [0,1]
+	// Card is the FAQ card id of the passage, "" for a document passage.
+	Card string
 }
 
 // Grounded is the extractive answer together with the passages it was
-// chosen from, best first.
+// chosen from, best first, and the retrieval signals the consulting step
+// uses.
 type Grounded struct {
 	Answer   conversation.Answer
 	Passages []Passage
+	// Ambiguous is set when the best passages belong to different topics
+	// (documents or FAQ cards) with close scores (see Retrieval.Ambiguous):
+	// a consulting question should choose between them.
+	Ambiguous bool
+	// Threshold is the threshold Answer.Confident was measured against.
+	Threshold float64
+	Signals   Signals
 }
 
 // Answer answers q.Text from the index (see Answerer); q.History and
@@ -169,44 +176,38 @@ func (a *Answerer) Ground(ctx context.Context, q conversation.Query) (Grounded, 
 	if text == "" {
 		return Grounded{}, conversation.Errorf(conversation.Invalid, "empty question")
 	}
-	hits, err := a.ix.Search(ctx, text, a.cfg.TopK)
+	r, err := a.ix.Retrieve(ctx, text, RetrieveOptions{K: a.cfg.TopK, Filter: a.cfg.Filter})
 	if err != nil {
 		return Grounded{}, fmt.Errorf("answer: %w", err)
 	}
-	if len(hits) == 0 {
-		return Grounded{}, nil
+	threshold := a.cfg.Threshold
+	if threshold == 0 {
+		threshold = r.Threshold
+	}
+	g := Grounded{Threshold: threshold, Signals: r.Signals, Ambiguous: ambiguous(r.Hits, threshold)}
+	if len(r.Hits) == 0 {
+		return g, nil
 	}
 	terms := contentTerms(text)
 	weights := a.ix.termWeights(terms)
-	cands := make([]candidate, len(hits))
-	for i, h := range hits {
-		ct := a.ix.termsOf(h.Chunk)
-		cov := coverage(terms, weights, ct.text)
-		head := coverage(terms, weights, ct.heading)
-		vec := min(1, max(0, h.Similarity/fullSimilarity))
-		cands[i] = candidate{Hit: h, score: vectorWeight*vec + coverageWeight*cov + headingWeight*head}
-	}
-	sort.SliceStable(cands, func(i, j int) bool {
-		if cands[i].score != cands[j].score {
-			return cands[i].score > cands[j].score
+	best := r.Hits[0]
+	section := []string{best.Chunk.Content}
+	if best.Chunk.Card == "" {
+		// The passage may sit across the cut of a split section.
+		section = section[:0]
+		for _, c := range a.ix.around(ctx, best.Chunk, 1) {
+			section = append(section, c.Content)
 		}
-		return cands[i].Chunk.ID < cands[j].Chunk.ID
-	})
-	best := cands[0]
-	// The passage may sit across the cut of a split section.
-	var section []string
-	for _, c := range a.ix.around(ctx, best.Chunk, 1) {
-		section = append(section, c.Content)
 	}
 	ans := conversation.Answer{
 		Text:      extract(strings.Join(section, "\n\n"), terms, weights, a.cfg.MaxAnswerChars),
 		Citations: []conversation.Citation{a.cite(best.Chunk)},
-		Score:     min(1, max(0, best.score)),
+		Score:     r.Score,
 	}
 	// A question of stop words only ("how do I?") asks nothing answerable.
-	ans.Confident = ans.Score >= a.cfg.Threshold && ans.Text != "" && len(terms) > 0
-	for _, c := range cands[1:] {
-		if best.score-c.score > secondCitationGap {
+	ans.Confident = ans.Score >= threshold && ans.Text != "" && len(terms) > 0
+	for _, c := range r.Hits[1:] {
+		if best.Score-c.Score > secondCitationGap {
 			break
 		}
 		if c.Chunk.Source != best.Chunk.Source {
@@ -214,9 +215,10 @@ func (a *Answerer) Ground(ctx context.Context, q conversation.Query) (Grounded, 
 			break
 		}
 	}
-	g := Grounded{Answer: ans, Passages: make([]Passage, len(cands))}
-	for i, c := range cands {
-		g.Passages[i] = Passage{Citation: a.cite(c.Chunk), Text: c.Chunk.Content, Score: min(1, max(0, c.score))}
+	g.Answer = ans
+	g.Passages = make([]Passage, len(r.Hits))
+	for i, c := range r.Hits {
+		g.Passages[i] = Passage{Citation: a.cite(c.Chunk), Text: c.Chunk.Content, Score: c.Score, Card: c.Chunk.Card}
 	}
 	return g, nil
 }

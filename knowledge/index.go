@@ -41,6 +41,12 @@ const (
 	metaIndex   = "index"
 	metaPart    = "part"
 	metaHash    = "hash"
+	// Set only when not empty, so older chunks read back the same.
+	metaCard     = "card"
+	metaQuestion = "question"
+	metaAudience = "audience"
+	metaLanguage = "language"
+	metaProduct  = "product"
 )
 
 // manifest is the index's own metadata.
@@ -48,6 +54,9 @@ type manifest struct {
 	Format     int    `json:"format"`
 	Embedder   string `json:"embedder"`
 	Dimensions int    `json:"dimensions,omitempty"`
+	// Calibration is the answerability threshold chosen by Calibrate;
+	// nil until then.
+	Calibration *Calibration `json:"calibration,omitempty"`
 }
 
 // Index is a persistent vector index of document chunks on chromem-go. It is
@@ -70,7 +79,7 @@ type Index struct {
 
 // IngestStats reports what one Ingest did.
 type IngestStats struct {
-	Files     int // markdown files read
+	Files     int // files read (documents given to IngestDocuments)
 	Chunks    int // chunks they hold
 	Added     int // chunks new to the index
 	Updated   int // chunks whose content changed (re-embedded)
@@ -196,7 +205,8 @@ func (ix *Index) around(ctx context.Context, c Chunk, n int) []Chunk {
 	return out
 }
 
-// Ingest brings the index up to date with the markdown files under folder:
+// Ingest brings the index up to date with the knowledge files under folder
+// (see LoadDir):
 // new and changed chunks are embedded and stored, unchanged ones (same ID
 // and hash) are kept as they are, and chunks that no longer exist are
 // removed. When the index was built by another embedder it is wiped and
@@ -207,9 +217,43 @@ func (ix *Index) around(ctx context.Context, c Chunk, n int) []Chunk {
 // completes it.
 func (ix *Index) Ingest(ctx context.Context, folder string, progress func(done, total int)) (IngestStats, error) {
 	start := time.Now()
+	docs, err := LoadDir(ctx, folder)
+	if err != nil {
+		return IngestStats{Duration: time.Since(start)}, err
+	}
+	return ix.ingestLocked(ctx, docs, progress, start)
+}
+
+// IngestDocuments brings the index up to date with docs, which stand for
+// the whole content of the index, exactly as Ingest does with the files of
+// a folder: new and changed chunks are embedded, unchanged ones kept,
+// chunks not in docs removed. Chunks without Hash get one. The eval builds
+// its indexes with it from data sets. Errors: Invalid for a chunk without
+// ID or an ID that occurs twice, otherwise as Ingest.
+func (ix *Index) IngestDocuments(ctx context.Context, docs []Document, progress func(done, total int)) (IngestStats, error) {
+	start := time.Now()
+	docs = append([]Document(nil), docs...)
+	for i := range docs {
+		chunks := append([]Chunk(nil), docs[i].Chunks...)
+		for j := range chunks {
+			if chunks[j].ID == "" {
+				return IngestStats{}, conversation.Errorf(conversation.Invalid, "document %s: chunk %d has no id", docs[i].Source, j)
+			}
+			if chunks[j].Hash == "" {
+				chunks[j].Hash = chunkHash(chunks[j])
+			}
+		}
+		docs[i].Chunks = chunks
+	}
+	return ix.ingestLocked(ctx, docs, progress, start)
+}
+
+// ingestLocked runs one ingestion of docs under ingestMu and rebuilds the
+// lexicon when anything changed.
+func (ix *Index) ingestLocked(ctx context.Context, docs []Document, progress func(done, total int), start time.Time) (IngestStats, error) {
 	ix.ingestMu.Lock()
 	defer ix.ingestMu.Unlock()
-	st, err := ix.ingest(ctx, folder, progress)
+	st, err := ix.ingest(ctx, docs, progress)
 	if st.Added+st.Updated+st.Removed > 0 || ix.vocab.Load() == nil {
 		// Count even after a failure: part of the chunks may have changed.
 		if verr := ix.refreshVocabulary(context.WithoutCancel(ctx)); err == nil {
@@ -220,12 +264,8 @@ func (ix *Index) Ingest(ctx context.Context, folder string, progress func(done, 
 	return st, err
 }
 
-func (ix *Index) ingest(ctx context.Context, folder string, progress func(done, total int)) (IngestStats, error) {
+func (ix *Index) ingest(ctx context.Context, docs []Document, progress func(done, total int)) (IngestStats, error) {
 	var st IngestStats
-	docs, err := LoadDir(ctx, folder)
-	if err != nil {
-		return st, err
-	}
 	if err := ix.resetIfStale(); err != nil {
 		return st, err
 	}
@@ -314,26 +354,34 @@ func (ix *Index) resetIfStale() error {
 // stored returns every stored chunk. chromem-go has no listing, so it runs
 // one exhaustive query for all documents.
 func (ix *Index) stored(ctx context.Context) ([]Chunk, error) {
+	chunks, _, err := ix.storedWithVectors(ctx)
+	return chunks, err
+}
+
+// storedWithVectors returns every stored chunk and its vector.
+func (ix *Index) storedWithVectors(ctx context.Context) ([]Chunk, [][]float32, error) {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	n := ix.col.Count()
 	if n == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	probe := make([]float32, ix.man.Dimensions)
 	if len(probe) == 0 {
-		return nil, fmt.Errorf("list knowledge index: %d chunks but no recorded vector size", n)
+		return nil, nil, fmt.Errorf("list knowledge index: %d chunks but no recorded vector size", n)
 	}
 	probe[0] = 1
 	res, err := ix.col.QueryEmbedding(ctx, probe, n, nil, nil)
 	if err != nil {
-		return nil, fmt.Errorf("list knowledge index: %w", err)
+		return nil, nil, fmt.Errorf("list knowledge index: %w", err)
 	}
 	out := make([]Chunk, len(res))
+	vecs := make([][]float32, len(res))
 	for i, r := range res {
 		out[i] = chunkFromStored(r.ID, r.Metadata, r.Content)
+		vecs[i] = r.Embedding
 	}
-	return out, nil
+	return out, vecs, nil
 }
 
 // put embeds c and stores it, replacing a chunk with the same ID.
@@ -376,7 +424,7 @@ func (ix *Index) checkDimensions(id string, n int) error {
 }
 
 func storedMetadata(c Chunk) map[string]string {
-	return map[string]string{
+	m := map[string]string{
 		metaSource:  c.Source,
 		metaTitle:   c.Title,
 		metaSection: c.Section,
@@ -386,6 +434,12 @@ func storedMetadata(c Chunk) map[string]string {
 		metaPart:    strconv.Itoa(c.Part),
 		metaHash:    c.Hash,
 	}
+	for k, v := range map[string]string{metaCard: c.Card, metaQuestion: c.Question, metaAudience: c.Audience, metaLanguage: c.Language, metaProduct: c.Product} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 func chunkFromStored(id string, m map[string]string, content string) Chunk {
@@ -397,6 +451,12 @@ func chunkFromStored(id string, m map[string]string, content string) Chunk {
 		URL:     m[metaURL],
 		Content: content,
 		Hash:    m[metaHash],
+
+		Card:     m[metaCard],
+		Question: m[metaQuestion],
+		Audience: m[metaAudience],
+		Language: m[metaLanguage],
+		Product:  m[metaProduct],
 	}
 	if t := m[metaTags]; t != "" {
 		c.Tags = strings.Split(t, "\n")

@@ -21,18 +21,19 @@ import (
 	"github.com/tier0/tier0/conversation"
 )
 
-// Limits of markdown loading.
+// Limits of loading.
 const (
-	// MaxFileBytes is the largest markdown file LoadDir and ParseMarkdown accept.
+	// MaxFileBytes is the largest file LoadDir and the parsers accept.
 	MaxFileBytes = 1 << 20
-	// MaxFiles is the most markdown files one folder may hold.
+	// MaxFiles is the most knowledge files one folder may hold.
 	MaxFiles = 10000
 	// MaxChunkChars is the length (in characters) above which a section is
 	// split at paragraph boundaries.
 	MaxChunkChars = 1200
 )
 
-// Document is one parsed markdown file.
+// Document is one parsed knowledge file (markdown, FAQ cards, …) or one
+// document built in code for Index.IngestDocuments.
 type Document struct {
 	Source string // path relative to the loaded folder, slash-separated
 	Title  string
@@ -59,27 +60,60 @@ type Chunk struct {
 	Part    int
 	Content string // markdown, without the section heading
 	// Hash is the hex sha256 of everything stored for the chunk (title,
-	// section, url, tags, content): equal hashes need no re-embedding.
+	// section, url, tags, content and the fields below): equal hashes need
+	// no re-embedding. Index.IngestDocuments fills it in when empty.
 	Hash string
+
+	// Card is the id of the FAQ card the chunk belongs to, "" for a
+	// document chunk. A card has one chunk per phrasing; all carry the
+	// card's answer as Content.
+	Card string
+	// Question is the phrasing of a card chunk: what is embedded and
+	// matched lexically instead of the answer.
+	Question string
+	// Audience ("internal", "external" or "" for everyone), Language (a
+	// BCP 47 tag such as "en" or "de", "" for any) and Product (a product
+	// line, "" for all) are the metadata that Filter selects on.
+	Audience string
+	Language string
+	Product  string
+}
+
+// group is what one retrieval result stands for: the FAQ card of a card
+// chunk, the source section (all its parts) of a document chunk.
+func (c Chunk) group() string {
+	if c.Card != "" {
+		return c.Source + "#" + c.Card
+	}
+	return c.Source + "#" + c.Section
 }
 
 // embedText is what gets embedded for c: title, tags and heading give the
 // text its context; the heading counts twice, as it says best what the
 // section is about.
 func (c Chunk) embedText() string {
+	if c.Card != "" {
+		return c.Question
+	}
 	return c.Title + "\n" + strings.Join(c.Tags, ", ") + "\n" + c.Section + "\n" + c.Section + "\n" + c.Content
 }
 
 // lexicalText is the text the answerer's lexical check searches.
 func (c Chunk) lexicalText() string {
+	if c.Card != "" {
+		return c.Question
+	}
 	return c.Title + "\n" + strings.Join(c.Tags, ", ") + "\n" + c.Section + "\n" + c.Content
 }
 
 // frontMatter is the optional YAML header of a markdown file.
 type frontMatter struct {
-	Title string     `yaml:"title"`
-	URL   string     `yaml:"url"`
-	Tags  stringList `yaml:"tags"`
+	Title    string     `yaml:"title"`
+	URL      string     `yaml:"url"`
+	Tags     stringList `yaml:"tags"`
+	Audience string     `yaml:"audience"`
+	Language string     `yaml:"language"`
+	Product  string     `yaml:"product"`
 }
 
 // stringList accepts a YAML list of strings or a single string.
@@ -98,7 +132,8 @@ func (l *stringList) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
-// LoadDir parses every .md file under folder (recursively; hidden files
+// LoadDir parses every file under folder that a parser is registered for
+// (see parserFor: markdown and FAQ cards) (recursively; hidden files
 // and folders and symbolic links inside folder are skipped) and returns the
 // documents sorted by Source. Errors: NotFound when folder does not exist, Invalid for a
 // file that is too large or malformed (the error names the file) or more
@@ -133,17 +168,18 @@ func LoadDir(ctx context.Context, folder string) ([]Document, error) {
 			}
 			return nil
 		}
-		if !d.Type().IsRegular() || !strings.EqualFold(filepath.Ext(p), ".md") {
+		parse := parserFor(d.Name())
+		if !d.Type().IsRegular() || parse == nil {
 			return nil
 		}
 		if len(docs) == MaxFiles {
-			return conversation.Errorf(conversation.Invalid, "knowledge folder %s has more than %d markdown files", folder, MaxFiles)
+			return conversation.Errorf(conversation.Invalid, "knowledge folder %s has more than %d knowledge files", folder, MaxFiles)
 		}
 		rel, err := filepath.Rel(root, p)
 		if err != nil {
 			return err
 		}
-		doc, err := loadFile(p, filepath.ToSlash(rel))
+		doc, err := loadFile(p, filepath.ToSlash(rel), parse)
 		if err != nil {
 			return err
 		}
@@ -157,9 +193,9 @@ func LoadDir(ctx context.Context, folder string) ([]Document, error) {
 	return docs, nil
 }
 
-// loadFile reads and parses one markdown file, refusing files over
+// loadFile reads one file and parses it with parse, refusing files over
 // MaxFileBytes before reading them.
-func loadFile(p, source string) (Document, error) {
+func loadFile(p, source string, parse ParseFunc) (Document, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return Document{}, err
@@ -173,12 +209,15 @@ func loadFile(p, source string) (Document, error) {
 		return Document{}, tooLarge(source, st.Size())
 	}
 	// Read one byte past the limit in case the file grew since Stat;
-	// ParseMarkdown refuses it then.
+	// the parser refuses it then.
 	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
 	if err != nil {
 		return Document{}, fmt.Errorf("read %s: %w", source, err)
 	}
-	return ParseMarkdown(source, data)
+	if len(data) > MaxFileBytes {
+		return Document{}, tooLarge(source, int64(len(data)))
+	}
+	return parse(source, data)
 }
 
 func tooLarge(source string, size int64) error {
@@ -207,6 +246,7 @@ func ParseMarkdown(source string, data []byte) (Document, error) {
 		return Document{}, conversation.Errorf(conversation.Invalid, "%s: %w", source, err)
 	}
 	doc := Document{Source: source, Title: strings.TrimSpace(fm.Title), URL: strings.TrimSpace(fm.URL), Tags: cleanTags(fm.Tags)}
+	audience, language, product := strings.TrimSpace(fm.Audience), strings.TrimSpace(fm.Language), strings.TrimSpace(fm.Product)
 	secs := splitSections(body)
 	if doc.Title == "" {
 		doc.Title = secs.h1
@@ -215,28 +255,13 @@ func ParseMarkdown(source string, data []byte) (Document, error) {
 		base := strings.TrimSuffix(path.Base(source), path.Ext(source))
 		doc.Title = strings.NewReplacer("-", " ", "_", " ").Replace(base)
 	}
-	perHeading := map[string]int{}
+	var kept []textSection
 	for _, s := range secs.sections {
-		if linksOnly(s.body) {
-			continue // a "see also" list answers nothing itself
-		}
-		for _, part := range splitLong(s.body, MaxChunkChars, 0) {
-			c := Chunk{
-				ID:      chunkID(source, s.heading, perHeading[s.heading]),
-				Part:    perHeading[s.heading],
-				Source:  source,
-				Title:   doc.Title,
-				Section: s.heading,
-				URL:     doc.URL,
-				Tags:    doc.Tags,
-				Index:   len(doc.Chunks),
-				Content: part,
-			}
-			perHeading[s.heading]++
-			c.Hash = chunkHash(c)
-			doc.Chunks = append(doc.Chunks, c)
+		if !linksOnly(s.body) { // a "see also" list answers nothing itself
+			kept = append(kept, textSection{heading: s.heading, body: s.body})
 		}
 	}
+	fillChunks(&doc, kept, SourceMeta{Audience: audience, Language: language, ProductLine: product})
 	return doc, nil
 }
 
@@ -269,6 +294,13 @@ func chunkHash(c Chunk) string {
 	h := sha256.New()
 	for _, s := range []string{c.Title, c.Section, c.URL, strings.Join(c.Tags, "\n"), c.Content} {
 		fmt.Fprintf(h, "%d:%s", len(s), s)
+	}
+	// Fields added later count only when set, so the hashes of chunks
+	// without them stay as they were and an upgrade re-embeds nothing.
+	for i, s := range []string{c.Card, c.Question, c.Audience, c.Language, c.Product} {
+		if s != "" {
+			fmt.Fprintf(h, "%d=%d:%s", i, len(s), s)
+		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }

@@ -205,7 +205,8 @@ func TestLoadDir(t *testing.T) {
 	dir := t.TempDir()
 	writeFile(t, filepath.Join(dir, "b.md"), "# B\n\nText b.\n")
 	writeFile(t, filepath.Join(dir, "sub", "a.MD"), "# A\n\nText a.\n")
-	writeFile(t, filepath.Join(dir, "notes.txt"), "not markdown")
+	writeFile(t, filepath.Join(dir, "notes.txt"), "notes\n\nPlain text is read too.")
+	writeFile(t, filepath.Join(dir, "data.json"), `{"not": "a catalogue or FAQ"}`)
 	writeFile(t, filepath.Join(dir, ".git", "x.md"), "# hidden\n")
 	writeFile(t, filepath.Join(dir, ".draft.md"), "# hidden\n")
 	if err := os.Symlink(filepath.Join(dir, "b.md"), filepath.Join(dir, "link.md")); err != nil {
@@ -225,7 +226,7 @@ func TestLoadDir(t *testing.T) {
 			for _, d := range docs {
 				got = append(got, d.Source+"="+d.Title)
 			}
-			if want := []string{"b.md=B", "sub/a.MD=A"}; !reflect.DeepEqual(got, want) {
+			if want := []string{"b.md=B", "notes.txt=notes", "sub/a.MD=A"}; !reflect.DeepEqual(got, want) {
 				t.Errorf("got %q, want %q", got, want)
 			}
 		})

@@ -13,10 +13,18 @@ import (
 //
 // It also keeps each chunk's analysed terms, so answering a question does
 // not analyse the candidate chunks' text again.
+//
+// Beside that it is the in-memory lexical index of the stored chunks (see
+// lexical.go) and holds the intent model of their FAQ cards (intent.go);
+// all of it is rebuilt from the stored chunks on Open and after each
+// ingestion.
 type vocabulary struct {
 	chunks int
 	df     map[string]int
 	terms  map[string]chunkTerms // chunk ID → its terms
+
+	lex   *lexicalIndex
+	model *intentModel // nil without at least two FAQ cards
 }
 
 // termSet is the content terms of a text, as a list and as a set.
@@ -48,7 +56,7 @@ func newChunkTerms(c Chunk) chunkTerms {
 	return chunkTerms{text: newTermSet(c.lexicalText()), heading: newTermSet(heading)}
 }
 
-func newVocabulary(chunks []Chunk) *vocabulary {
+func newVocabulary(chunks []Chunk, vecs [][]float32) *vocabulary {
 	v := &vocabulary{chunks: len(chunks), df: map[string]int{}, terms: make(map[string]chunkTerms, len(chunks))}
 	for _, c := range chunks {
 		ct := newChunkTerms(c)
@@ -57,6 +65,8 @@ func newVocabulary(chunks []Chunk) *vocabulary {
 			v.df[t]++
 		}
 	}
+	v.lex = newLexicalIndex(chunks, vecs, v.df)
+	v.model = trainIntentModel(chunks)
 	return v
 }
 
@@ -85,11 +95,11 @@ func (v *vocabulary) weight(term string) float64 {
 
 // refreshVocabulary recounts the vocabulary from the stored chunks.
 func (ix *Index) refreshVocabulary(ctx context.Context) error {
-	chunks, err := ix.stored(ctx)
+	chunks, vecs, err := ix.storedWithVectors(ctx)
 	if err != nil {
 		return err
 	}
-	ix.vocab.Store(newVocabulary(chunks))
+	ix.vocab.Store(newVocabulary(chunks, vecs))
 	return nil
 }
 

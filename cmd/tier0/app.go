@@ -85,19 +85,40 @@ func openKnowledge(ctx context.Context, c *Config, ingest bool, progress io.Writ
 		}
 	}
 	ans := knowledge.NewAnswerer(ix, knowledge.AnswerConfig{Threshold: c.Knowledge.Threshold, URLFor: urlFor(c.Knowledge.BaseURL)})
+	know, err := withLLM(c, ans, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Product questions are answered from the catalogue's attributes;
+	// everything else goes to the document answerer.
+	if c.Knowledge.Path != "" {
+		cat, err := knowledge.LoadCatalogs(ctx, c.Knowledge.Path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("load product catalogue: %w", err)
+		}
+		if len(cat.Products) > 0 {
+			know = knowledge.NewProductAnswerer(cat, know)
+		}
+	}
+	return ix, know, nil
+}
+
+// withLLM puts the LLM composer over ans when an LLM endpoint is
+// configured.
+func withLLM(c *Config, ans *knowledge.Answerer, log *slog.Logger) (conversation.Knowledge, error) {
 	if c.Knowledge.LLM.BaseURL == "" {
-		return ix, ans, nil
+		return ans, nil
 	}
 	l := c.Knowledge.LLM
 	chat, err := openai.NewChatClient(openai.Config{BaseURL: l.BaseURL, APIKey: l.APIKey, Model: l.Model, AzureAPIVersion: l.AzureAPIVersion, Logger: log})
 	if err != nil {
-		return nil, nil, fmt.Errorf("knowledge.llm: %w", err)
+		return nil, fmt.Errorf("knowledge.llm: %w", err)
 	}
 	comp, err := llm.New(ans, chat, llm.Config{Model: l.Model, Timeout: l.Timeout, MaxTokens: l.MaxTokens, Logger: log})
 	if err != nil {
-		return nil, nil, fmt.Errorf("knowledge.llm: %w", err)
+		return nil, fmt.Errorf("knowledge.llm: %w", err)
 	}
-	return ix, comp, nil
+	return comp, nil
 }
 
 // newEmbedder returns the built-in offline embedder, or the

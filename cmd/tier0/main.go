@@ -24,6 +24,8 @@ Usage:
   tier0 chat   [-config FILE]          chat with the bot in the terminal (pipe questions in to script it)
   tier0 ingest [-config FILE] [DIR]    (re)index the knowledge folder incrementally
   tier0 bench  [flags]                 load benchmark against a real Redis; prints one RESULT line
+  tier0 bench knowledge [flags]        ingestion, retrieval and memory on a 10,000-chunk index
+  tier0 eval   -dataset D -path DIR    answer quality on clinc150|banking77|clariq (-split val|test); one RESULT line
   tier0 help                           this text
 
 Run "tier0 <command> -h" for the flags of a command. Settings come from the
@@ -77,6 +79,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runIngest(ctx, rest, stdout, stderr)
 	case "bench":
 		return runBench(ctx, rest, stdout, stderr)
+	case "eval":
+		return runEval(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

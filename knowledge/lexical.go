@@ -1,0 +1,140 @@
+package knowledge
+
+import (
+	"math"
+	"sort"
+	"unicode/utf8"
+)
+
+// BM25 parameters: the usual term-frequency saturation and length
+// normalisation.
+const (
+	bm25K1 = 1.2
+	bm25B  = 0.75
+)
+
+// lexicalIndex is an in-memory BM25 index over the lexical text of the
+// stored chunks (see Chunk.lexicalText), analysed like the rest of the
+// package: folded, stop words left out, light stems. It is rebuilt from
+// the stored chunks, never persisted.
+type lexicalIndex struct {
+	docs     []Chunk // sorted by ID
+	length   []float64
+	avgLen   float64
+	postings map[string][]posting
+	idf      map[string]float64
+	byID     map[string]int
+	vectors  vectorTable // of docs, same order
+}
+
+// posting is one chunk holding a term, with how often.
+type posting struct {
+	doc int32
+	tf  float32
+}
+
+// lexicalHit is a chunk's BM25 score for a query.
+type lexicalHit struct {
+	doc   int
+	score float64
+}
+
+func newLexicalIndex(chunks []Chunk, vecs [][]float32, df map[string]int) *lexicalIndex {
+	order := make([]int, len(chunks))
+	for i := range order {
+		order[i] = i
+	}
+	sort.Slice(order, func(a, b int) bool { return chunks[order[a]].ID < chunks[order[b]].ID })
+	docs := make([]Chunk, len(chunks))
+	sortedVecs := make([][]float32, len(chunks))
+	for i, j := range order {
+		docs[i] = chunks[j]
+		if j < len(vecs) {
+			sortedVecs[i] = vecs[j]
+		}
+	}
+	lx := &lexicalIndex{
+		vectors:  newVectorTable(sortedVecs),
+		docs:     docs,
+		length:   make([]float64, len(docs)),
+		postings: map[string][]posting{},
+		idf:      make(map[string]float64, len(df)),
+		byID:     make(map[string]int, len(docs)),
+	}
+	var total float64
+	for i, c := range docs {
+		lx.byID[c.ID] = i
+		counts, n := termCounts(c.lexicalText())
+		lx.length[i] = float64(n)
+		total += float64(n)
+		for t, tf := range counts {
+			lx.postings[t] = append(lx.postings[t], posting{doc: int32(i), tf: float32(tf)})
+		}
+	}
+	if len(docs) > 0 {
+		lx.avgLen = total / float64(len(docs))
+	}
+	n := float64(len(docs))
+	for t, d := range df {
+		lx.idf[t] = math.Log(1 + (n-float64(d)+0.5)/(float64(d)+0.5))
+	}
+	return lx
+}
+
+// termCounts returns how often each content term (see contentTerms)
+// occurs in text, and their total.
+func termCounts(text string) (map[string]int, int) {
+	counts := map[string]int{}
+	n := 0
+	for _, w := range splitWords(text) {
+		if w.stop || utf8.RuneCountInString(w.folded) < 2 {
+			continue
+		}
+		counts[w.stem]++
+		n++
+	}
+	return counts, n
+}
+
+// search returns the BM25 scores of the chunks that hold at least one of
+// terms and pass keep, best first, at most k.
+func (lx *lexicalIndex) search(terms []string, k int, keep func(*Chunk) bool) []lexicalHit {
+	if lx == nil || len(lx.docs) == 0 || k < 1 {
+		return nil
+	}
+	scores := map[int32]float64{}
+	for _, t := range terms {
+		idf := lx.idf[t]
+		for _, p := range lx.postings[t] {
+			tf := float64(p.tf)
+			norm := 1 - bm25B + bm25B*lx.length[p.doc]/lx.avgLen
+			scores[p.doc] += idf * tf * (bm25K1 + 1) / (tf + bm25K1*norm)
+		}
+	}
+	hits := make([]lexicalHit, 0, len(scores))
+	for d, s := range scores {
+		if keep == nil || keep(&lx.docs[d]) {
+			hits = append(hits, lexicalHit{doc: int(d), score: s})
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].score != hits[j].score {
+			return hits[i].score > hits[j].score
+		}
+		return hits[i].doc < hits[j].doc
+	})
+	if len(hits) > k {
+		hits = hits[:k]
+	}
+	return hits
+}
+
+// ideal is the BM25 score of a chunk of average length holding each of
+// terms once: the scale Retrieve measures lexical scores against.
+func (lx *lexicalIndex) ideal(terms []string) float64 {
+	var sum float64
+	for _, t := range terms {
+		sum += lx.idf[t]
+	}
+	return sum
+}
