@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/tier0
 PKGS    ?= ./...
 
-.PHONY: run build test bench bench-http bench-engine bench-engine-fixed bench-knowledge bench-go lint fmt vet clean
+.PHONY: run build test bench bench-http bench-engine bench-engine-fixed bench-knowledge bench-quality bench-go lint fmt vet clean
 
 ## run: serve the web chat on http://localhost:8080 with the sample IT-helpdesk config
 run:
@@ -35,6 +35,10 @@ bench-engine-fixed:
 ## bench-knowledge: ingestion rate, retrieval latency and memory on a 10,000-chunk index (needs ../shared/bench)
 bench-knowledge:
 	$(GO) run ./cmd/tier0 bench knowledge -data ../shared/bench
+
+## bench-quality: answer quality on CLINC150, BANKING77 and ClariQ (validation splits) beside the published numbers
+bench-quality:
+	$(GO) run ./cmd/tier0 eval -dataset all -path ../shared/bench -split val
 
 ## bench-go: Go micro-benchmarks (knowledge query, embedding, …)
 bench-go:

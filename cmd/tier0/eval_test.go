@@ -24,6 +24,11 @@ func TestEvalCommand(t *testing.T) {
 			args:     []string{"eval", "-dataset", "clariq", "-path", "../../knowledge/eval/testdata/clariq", "-split", "val", "-workdir", t.TempDir()},
 			wantLast: "RESULT dataset=clariq split=val recall_at_5=",
 		},
+		{
+			name:     "all data sets, table and one RESULT line each",
+			args:     []string{"eval", "-dataset", "all", "-path", "../../knowledge/eval/testdata", "-workdir", t.TempDir()},
+			wantLast: "RESULT dataset=clariq split=val recall_at_5=",
+		},
 		{name: "unknown data set", args: []string{"eval", "-dataset", "imdb", "-path", "x"}, wantErr: `data set "imdb"`},
 		{name: "stray argument", args: []string{"eval", "-dataset", "clinc150", "-path", "x", "extra"}, wantErr: "unexpected arguments"},
 	}
@@ -43,6 +48,14 @@ func TestEvalCommand(t *testing.T) {
 			lines := strings.Split(strings.TrimSpace(stdout.String()), "\n")
 			if last := lines[len(lines)-1]; !strings.HasPrefix(last, tt.wantLast) {
 				t.Errorf("got last line %q, want it to start with %q", last, tt.wantLast)
+			}
+			if tt.args[2] == "all" {
+				out := stdout.String()
+				for _, want := range []string{"published", "RESULT dataset=clinc150", "RESULT dataset=banking77", "BM25 0.325"} {
+					if !strings.Contains(out, want) {
+						t.Errorf("output lacks %q:\n%s", want, out)
+					}
+				}
 			}
 			if !strings.Contains(stderr.String(), "ingest") {
 				t.Errorf("got stderr %q, want a progress bar", stderr.String())
