@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ func runBenchKnowledge(ctx context.Context, args []string, stdout, stderr io.Wri
 	data := fs.String("data", filepath.Join("..", "shared", "bench"), "folder with banking77/train.csv (the corpus) and clinc150/data_full.json (the queries)")
 	chunks := fs.Int("chunks", 10000, "chunks to index (rows of banking77/train.csv, at most 10,003)")
 	queries := fs.Int("queries", 2000, "queries to time (clinc150 val utterances)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the query phase to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -77,6 +79,17 @@ func runBenchKnowledge(ctx context.Context, args []string, stdout, stderr io.Wri
 	lat := make([]time.Duration, 0, len(qs))
 	qbar := newProgress(stderr, "query")
 	defer qbar.finish()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for i, q := range qs {
 		qbar.update(i, len(qs))
 		t0 := time.Now()

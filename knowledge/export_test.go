@@ -1,0 +1,13 @@
+package knowledge
+
+// NearestForTest exposes the vector scan: the indices of the n vectors
+// most similar to q, best first, and their similarities.
+func NearestForTest(vecs [][]float32, q []float32, n int) ([]int, []float64) {
+	var docs []int
+	var sims []float64
+	for _, h := range newVectorTable(vecs).nearest(q, n, nil) {
+		docs = append(docs, h.doc)
+		sims = append(sims, h.sim)
+	}
+	return docs, sims
+}
