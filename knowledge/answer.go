@@ -235,7 +235,11 @@ func (a *Answerer) cite(c Chunk) conversation.Citation {
 // with its weight (see vocabulary.weight), fully when text holds it and by
 // partialMatch when text holds it only as part of a longer word or with one
 // typo; see Answerer.
-func coverage(terms []string, weights []float64, have termSet) float64 {
+//
+// partials, when not nil, holds per term the vocabulary's partial matches
+// (Index.partialMatches); for a term set of known terms they are looked
+// up instead of comparing every pair of terms.
+func coverage(terms []string, weights []float64, partials [][]string, have termSet) float64 {
 	var total, got float64
 	for i, q := range terms {
 		total += weights[i]
@@ -243,8 +247,17 @@ func coverage(terms []string, weights []float64, have termSet) float64 {
 			got += weights[i]
 			continue
 		}
+		if partials != nil && have.known {
+			for _, t := range partials[i] {
+				if have.set[t] {
+					got += weights[i] * partialMatch
+					break
+				}
+			}
+			continue
+		}
 		for _, t := range have.list {
-			if partOf(q, t) || partOf(t, q) || oneEdit(q, t) {
+			if partial(q, t) {
 				got += weights[i] * partialMatch
 				break
 			}
@@ -255,6 +268,10 @@ func coverage(terms []string, weights []float64, have termSet) float64 {
 	}
 	return got / total
 }
+
+// partial reports whether two different terms match partly: one inside
+// the other (compounds) or one typo apart.
+func partial(q, t string) bool { return partOf(q, t) || partOf(t, q) || oneEdit(q, t) }
 
 // partOf reports whether short, long enough to mean something, occurs
 // inside long.
@@ -304,7 +321,7 @@ func extract(content string, terms []string, weights []float64, max int) string 
 	}
 	best, bestCov := 0, -1.0
 	for i, b := range blocks {
-		if cov := coverage(terms, weights, newTermSet(b)); cov > bestCov {
+		if cov := coverage(terms, weights, nil, newTermSet(b)); cov > bestCov {
 			best, bestCov = i, cov
 		}
 	}

@@ -264,18 +264,19 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 		}
 	}
 	ideal := max(v.lex.ideal(terms), 1e-9)
+	partials := v.partialMatches(terms)
 	hits := make([]RetrievedHit, 0, len(order))
 	for _, g := range order {
 		c := *g.represented
 		h := RetrievedHit{Chunk: c, Fused: g.fused, Vector: g.vec, Lexical: g.lex, Model: g.model, VectorRank: g.vecRank, LexicalRank: g.lexRank}
 		ct := ix.termsOf(c)
-		h.Coverage = coverage(terms, weights, ct.text)
+		h.Coverage = coverage(terms, weights, partials, ct.text)
 		switch {
 		case c.Card == "":
 			if g.vecChunk == nil {
 				h.Vector = v.lex.vectors.similarity(vec, v.lex.byID[c.ID])
 			}
-			head := coverage(terms, weights, ct.heading)
+			head := coverage(terms, weights, partials, ct.heading)
 			h.Score = vectorWeight*min(1, max(0, h.Vector/fullSimilarity)) + coverageWeight*h.Coverage + headingWeight*head
 		case v.model != nil:
 			h.Score = cardModelWeight*h.Model + cardVectorWeight*min(1, max(0, h.Vector/cardFullSimilarity)) + cardCoverageWeight*h.Coverage

@@ -151,11 +151,27 @@ func (t vectorTable) dot(qn []float32, d int) float32 {
 			}
 		}
 	} else if len(vals) == len(qn) {
-		for j, x := range vals {
-			dot += qn[j] * x
-		}
+		dot = denseDot(qn, vals)
 	}
 	return dot
+}
+
+// denseDot is the dot product of two vectors of equal length, with four
+// independent sums so the additions do not wait on each other.
+func denseDot(a, b []float32) float32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 float32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += a[i] * b[i]
+		s1 += a[i+1] * b[i+1]
+		s2 += a[i+2] * b[i+2]
+		s3 += a[i+3] * b[i+3]
+	}
+	for ; i < len(a); i++ {
+		s0 += a[i] * b[i]
+	}
+	return (s0 + s1) + (s2 + s3)
 }
 
 // topN keeps the n best hits offered (higher sim, then lower doc) in a

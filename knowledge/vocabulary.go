@@ -3,6 +3,7 @@ package knowledge
 import (
 	"context"
 	"math"
+	"sync"
 )
 
 // vocabulary holds, for the content terms of the indexed chunks, how many
@@ -25,12 +26,24 @@ type vocabulary struct {
 
 	lex   *lexicalIndex
 	model *intentModel // nil without at least two FAQ cards
+
+	// known holds every term of every chunk (text and heading); fuzzy
+	// caches, per query term, the known terms that match it partly.
+	known   []string
+	fuzzyMu sync.Mutex
+	fuzzy   map[string][]string
 }
+
+// maxFuzzyCache bounds the per-term cache of partial matches.
+const maxFuzzyCache = 50000
 
 // termSet is the content terms of a text, as a list and as a set.
 type termSet struct {
 	list []string
 	set  map[string]bool
+	// known is true when every term is in the vocabulary's known terms,
+	// so partial matches can be looked up instead of scanned.
+	known bool
 }
 
 func newTermSet(text string) termSet {
@@ -58,13 +71,24 @@ func newChunkTerms(c Chunk) chunkTerms {
 
 func newVocabulary(chunks []Chunk, vecs [][]float32) *vocabulary {
 	v := &vocabulary{chunks: len(chunks), df: map[string]int{}, terms: make(map[string]chunkTerms, len(chunks))}
+	known := map[string]bool{}
 	for _, c := range chunks {
 		ct := newChunkTerms(c)
+		ct.text.known, ct.heading.known = true, true
 		v.terms[c.ID] = ct
 		for t := range ct.text.set {
 			v.df[t]++
+			known[t] = true
+		}
+		for t := range ct.heading.set {
+			known[t] = true
 		}
 	}
+	v.known = make([]string, 0, len(known))
+	for t := range known {
+		v.known = append(v.known, t)
+	}
+	v.fuzzy = map[string][]string{}
 	v.lex = newLexicalIndex(chunks, vecs, v.df)
 	v.model = trainIntentModel(chunks)
 	return v
@@ -111,4 +135,35 @@ func (ix *Index) termWeights(terms []string) []float64 {
 		w[i] = v.weight(t)
 	}
 	return w
+}
+
+// partialMatches returns, for each query term, the known terms that match
+// it only partly (see partial): what coverage counts at partialMatch.
+// Nil without a vocabulary.
+func (v *vocabulary) partialMatches(terms []string) [][]string {
+	if v == nil || v.fuzzy == nil {
+		return nil
+	}
+	out := make([][]string, len(terms))
+	for i, q := range terms {
+		v.fuzzyMu.Lock()
+		m, ok := v.fuzzy[q]
+		v.fuzzyMu.Unlock()
+		if !ok {
+			m = []string{}
+			for _, t := range v.known {
+				if t != q && partial(q, t) {
+					m = append(m, t)
+				}
+			}
+			v.fuzzyMu.Lock()
+			if len(v.fuzzy) >= maxFuzzyCache {
+				clear(v.fuzzy)
+			}
+			v.fuzzy[q] = m
+			v.fuzzyMu.Unlock()
+		}
+		out[i] = m
+	}
+	return out
 }
