@@ -29,6 +29,14 @@ func EmbeddingFunc(e Embedder) chromem.EmbeddingFunc {
 	return e.Embed
 }
 
+// BatchEmbedder is an Embedder that embeds many texts in one call, such
+// as a remote embeddings API taking an array of inputs. Index.Ingest uses
+// it when the embedder has it. The vectors come back in the order of texts.
+type BatchEmbedder interface {
+	Embedder
+	EmbedBatch(ctx context.Context, texts []string) ([][]float32, error)
+}
+
 // HashDimensions is the vector length of the built-in HashEmbedder.
 const HashDimensions = 1024
 

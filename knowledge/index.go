@@ -283,32 +283,51 @@ func (ix *Index) ingest(ctx context.Context, docs []Document, progress func(done
 	}
 	keep := make(map[string]bool, st.Chunks)
 	done := 0
+	report := func() {
+		done++
+		if progress != nil {
+			progress(done, st.Chunks)
+		}
+	}
+	var todo []Chunk
 	for _, d := range docs {
 		for _, c := range d.Chunks {
-			if err := ctx.Err(); err != nil {
-				return st, err
-			}
 			if keep[c.ID] {
 				return st, conversation.Errorf(conversation.Invalid, "chunk id %q occurs twice: rename the file or heading", c.ID)
 			}
 			keep[c.ID] = true
 			old, ok := stored[c.ID]
-			if ok && old == c.Hash {
+			switch {
+			case ok && old == c.Hash:
 				st.Unchanged++
-			} else {
-				if err := ix.put(ctx, c); err != nil {
-					return st, err
-				}
-				if ok {
-					st.Updated++
-				} else {
-					st.Added++
-				}
+				report()
+			case ok:
+				st.Updated++
+				todo = append(todo, c)
+			default:
+				st.Added++
+				todo = append(todo, c)
 			}
-			done++
-			if progress != nil {
-				progress(done, st.Chunks)
+		}
+	}
+	for len(todo) > 0 {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		batch := todo[:min(len(todo), embedBatch)]
+		todo = todo[len(batch):]
+		vecs, err := ix.embedChunks(ctx, batch)
+		if err != nil {
+			return st, err
+		}
+		for i, c := range batch {
+			if err := ctx.Err(); err != nil {
+				return st, err
 			}
+			if err := ix.put(ctx, c, vecs[i]); err != nil {
+				return st, err
+			}
+			report()
 		}
 	}
 	var gone []string
@@ -385,11 +404,40 @@ func (ix *Index) storedWithVectors(ctx context.Context) ([]Chunk, [][]float32, e
 }
 
 // put embeds c and stores it, replacing a chunk with the same ID.
-func (ix *Index) put(ctx context.Context, c Chunk) error {
-	vec, err := ix.emb.Embed(ctx, c.embedText())
-	if err != nil {
-		return fmt.Errorf("embed %s: %w", c.ID, err)
+// embedBatch is how many chunks ingestion embeds per call of a
+// BatchEmbedder (one request to a remote embeddings API).
+const embedBatch = 64
+
+// embedChunks embeds the chunks' texts: in one call with a BatchEmbedder,
+// one by one otherwise.
+func (ix *Index) embedChunks(ctx context.Context, cs []Chunk) ([][]float32, error) {
+	texts := make([]string, len(cs))
+	for i, c := range cs {
+		texts[i] = c.embedText()
 	}
+	if be, ok := ix.emb.(BatchEmbedder); ok {
+		vecs, err := be.EmbedBatch(ctx, texts)
+		if err != nil {
+			return nil, fmt.Errorf("embed %d chunks from %s: %w", len(cs), cs[0].ID, err)
+		}
+		if len(vecs) != len(cs) {
+			return nil, conversation.Errorf(conversation.Internal, "embedder returned %d vectors for %d texts", len(vecs), len(cs))
+		}
+		return vecs, nil
+	}
+	vecs := make([][]float32, len(cs))
+	for i, t := range texts {
+		v, err := ix.emb.Embed(ctx, t)
+		if err != nil {
+			return nil, fmt.Errorf("embed %s: %w", cs[i].ID, err)
+		}
+		vecs[i] = v
+	}
+	return vecs, nil
+}
+
+// put stores chunk c with its vector.
+func (ix *Index) put(ctx context.Context, c Chunk, vec []float32) error {
 	if isZero(vec) {
 		return conversation.Errorf(conversation.Invalid, "embed %s: the embedder returned a zero vector", c.ID)
 	}

@@ -80,8 +80,9 @@ func TestServeWithOpenAICompatibleProviders(t *testing.T) {
 		"TIER0_EMBED_BASE_URL": api.URL + "/v1", "TIER0_EMBED_MODEL": "fake-embed", "TIER0_EMBED_API_KEY": "test-key",
 		"TIER0_LLM_BASE_URL": api.URL + "/v1", "TIER0_LLM_MODEL": "fake-chat", "TIER0_LLM_API_KEY": "test-key",
 	})
-	if fake.embeds.Load() == 0 {
-		t.Fatal("ingestion made no /embeddings request")
+	// 132 chunks of the sample, embedded 64 per request.
+	if got := fake.embeds.Load(); got != 3 {
+		t.Fatalf("ingestion made %d /embeddings requests, want 3 (batches of 64)", got)
 	}
 	v := newVisitor(t, m)
 	ev := v.events(t)
