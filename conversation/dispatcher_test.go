@@ -121,7 +121,7 @@ func TestDispatcherRecoversBacklogWithoutNotify(t *testing.T) {
 	for name, open := range stores() {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
-			// A replica commits and dies before delivering (no OnCommit hook).
+			// A replica commits and dies before delivering (no DeliverWith).
 			e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{})
 			for i := range 3 {
 				if _, err := e.Handle(context.Background(), msg(fmt.Sprint("webchat:b", i), "m", "password")); err != nil {

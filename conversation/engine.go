@@ -71,7 +71,6 @@ type Engine struct {
 	handoff   Handoff
 	cfg       EngineConfig
 	local     keyLock
-	notify    func(key string)
 	delivery  Delivery
 }
 
@@ -90,16 +89,12 @@ type Delivery interface {
 // NewEngine returns an engine over the given ports. knowledge and handoff
 // may be nil (the bot then never answers, or never hands off).
 func NewEngine(store Store, knowledge Knowledge, handoff Handoff, cfg EngineConfig) *Engine {
-	return &Engine{store: store, knowledge: knowledge, handoff: handoff, cfg: cfg.withDefaults(), notify: func(string) {}}
+	return &Engine{store: store, knowledge: knowledge, handoff: handoff, cfg: cfg.withDefaults()}
 }
 
-// OnCommit sets a function called with the conversation key after every
-// successful commit, typically Dispatcher.Notify. Call before Handle.
-func (e *Engine) OnCommit(f func(key string)) { e.notify = f }
-
 // DeliverWith hands committed messages to d, claiming them during the
-// commit when the store can (CommitClaimer). It replaces OnCommit. Call
-// before Handle.
+// commit when the store can (CommitClaimer). Without it committed messages
+// wait in the outbox for a dispatcher's backlog scan. Call before Handle.
 func (e *Engine) DeliverWith(d Delivery) { e.delivery = d }
 
 // Store returns the engine's store (for read-only views such as history).
@@ -177,8 +172,6 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 		e.delivery.DeliverClaimed(claim)
 	case e.delivery != nil:
 		e.delivery.Notify(key)
-	default:
-		e.notify(key)
 	}
 	e.cfg.Logger.Debug("turn committed", "conversation", key, "phase", conv.Phase, "outbound", len(t.out))
 	return Result{Phase: conv.Phase, Outbound: t.out}, nil

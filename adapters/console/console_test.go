@@ -147,7 +147,7 @@ func (ch *chat) deliverTo(tb testing.TB, c *console.Console) {
 	tb.Helper()
 	d := conversation.NewDispatcher(ch.store, conversation.DispatcherConfig{})
 	d.Register(conversation.ChannelConsole, c)
-	ch.engine.OnCommit(d.Notify)
+	ch.engine.DeliverWith(d)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = d.Run(ctx) }()
