@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -18,6 +16,7 @@ import (
 
 	"github.com/tier0/tier0/conversation"
 	"github.com/tier0/tier0/knowledge"
+	"github.com/tier0/tier0/knowledge/eval"
 )
 
 // runBenchKnowledge measures the knowledge layer on a 10,000-chunk index
@@ -105,55 +104,47 @@ func runBenchKnowledge(ctx context.Context, args []string, stdout, stderr io.Wri
 	return nil
 }
 
-// readBanking77Texts returns up to n texts of banking77's train.csv.
+// readBanking77Texts returns the first n texts of banking77's train.csv.
 func readBanking77Texts(path string, n int) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("bench knowledge corpus: %w (pass -data, the folder that holds banking77/)", err)
 	}
 	defer f.Close()
-	rows, err := csv.NewReader(f).ReadAll()
+	rows, err := eval.ReadBanking77(f)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	var out []string
-	for _, r := range rows[1:] {
-		if len(out) == n {
-			break
-		}
-		if len(r) > 0 && strings.TrimSpace(r[0]) != "" {
-			out = append(out, r[0])
-		}
+	if len(rows) < n {
+		return nil, fmt.Errorf("%s has %d texts, %d asked for", path, len(rows), n)
 	}
-	if len(out) < n {
-		return nil, fmt.Errorf("%s has %d texts, %d asked for", path, len(out), n)
-	}
-	return out, nil
+	return texts(rows[:n]), nil
 }
 
-// readClincTexts returns up to n utterances of clinc150's val split.
+// readClincTexts returns up to n utterances of clinc150's val split
+// (in scope and out of scope).
 func readClincTexts(path string, n int) ([]string, error) {
-	raw, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("bench knowledge queries: %w", err)
 	}
-	var d struct {
-		Val [][2]string `json:"val"`
-	}
-	if err := json.Unmarshal(raw, &d); err != nil {
+	defer f.Close()
+	d, err := eval.ReadCLINC150(f)
+	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	var out []string
-	for _, p := range d.Val {
-		if len(out) == n {
-			break
-		}
-		out = append(out, p[0])
-	}
-	if len(out) == 0 {
+	if len(d.Val) == 0 {
 		return nil, errors.New(path + ": no val utterances")
 	}
-	return out, nil
+	return texts(d.Val[:min(n, len(d.Val))]), nil
+}
+
+func texts(ex []eval.Example) []string {
+	out := make([]string, len(ex))
+	for i, e := range ex {
+		out[i] = e.Text
+	}
+	return out
 }
 
 // writeCorpus writes texts as markdown files of 100 sections each, so
