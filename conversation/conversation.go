@@ -69,10 +69,14 @@ type Conversation struct {
 	// Unanswered counts consecutive turns the bot could not answer.
 	Unanswered int `json:"unanswered,omitempty"`
 	// NotHelpful counts "not helpful" clicks since the last helpful answer.
-	NotHelpful int       `json:"not_helpful,omitempty"`
-	Turns      int       `json:"turns"` // inbound messages handled, all time
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	NotHelpful int `json:"not_helpful,omitempty"`
+	// Consulting is the open consulting exchange (PhaseConsulting), nil
+	// otherwise; Slots are the consulting answers given so far.
+	Consulting *Consulting `json:"consulting,omitempty"`
+	Slots      []Slot      `json:"slots,omitempty"`
+	Turns      int         `json:"turns"` // inbound messages handled, all time
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
 }
 
 // NewConversation returns the state of a conversation that has not been
@@ -121,6 +125,8 @@ const (
 	EventRelayed         EventType = "relayed"
 	EventPhaseChanged    EventType = "phase_changed"
 	EventDeadLetter      EventType = "dead_letter"
+	EventConsulting      EventType = "consulting"
+	EventConsultAnswered EventType = "consult_answered"
 )
 
 // Event is a domain event: for analytics, audit and other replicas.

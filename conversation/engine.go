@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -24,8 +25,10 @@ type EngineConfig struct {
 	MaxHistory int
 	// HandoffAfterNotHelpful hands off after this many "not helpful" clicks (default 2).
 	HandoffAfterNotHelpful int
-	Texts                  Texts
-	Logger                 *slog.Logger
+	// Consulting configures the questions asked before handing off.
+	Consulting ConsultingConfig
+	Texts      Texts
+	Logger     *slog.Logger
 	// Now is the clock (default time.Now); tests inject a fake.
 	Now func() time.Time
 }
@@ -50,6 +53,7 @@ func (c EngineConfig) withDefaults() EngineConfig {
 		c.Now = time.Now
 	}
 	c.Texts = c.Texts.withDefaults()
+	c.Consulting = c.Consulting.withDefaults()
 	return c
 }
 
@@ -344,6 +348,9 @@ func (t *turn) decide(ctx context.Context) error {
 	if tx.asksForHuman(m.Text) {
 		return t.handOff(ctx, "customer_request")
 	}
+	if c.Phase == PhaseConsulting && c.Consulting != nil {
+		return t.answerQuery(ctx, t.consultAnswer())
+	}
 	return t.answer(ctx)
 }
 
@@ -352,18 +359,25 @@ func (t *turn) humanButton() Button {
 }
 
 func (t *turn) answer(ctx context.Context) error {
-	tx := t.e.cfg.Texts
 	text := t.msg.Text
 	if text == "" && t.msg.Action != nil {
 		text = t.msg.Action.Value
 	}
-	if t.e.knowledge == nil || text == "" {
+	return t.answerQuery(ctx, text)
+}
+
+// answerQuery answers query from knowledge. When knowledge is not sure,
+// or its best answers disagree, it asks a consulting question if one is
+// left; when consulting already ran out, it hands the thread to a person.
+func (t *turn) answerQuery(ctx context.Context, query string) error {
+	tx := t.e.cfg.Texts
+	if t.e.knowledge == nil || strings.TrimSpace(query) == "" {
 		t.conv.Unanswered++
 		t.event(EventNotSure, "reason", "no_knowledge")
 		t.reply(KindNotSure, tx.NotSure, nil, []Button{t.humanButton()})
 		return nil
 	}
-	ans, err := t.e.knowledge.Answer(ctx, Query{Text: text, Channel: t.msg.Channel, Locale: t.msg.User.Locale, History: t.conv.History})
+	ans, err := t.e.knowledge.Answer(ctx, Query{Text: query, Channel: t.msg.Channel, Locale: t.msg.User.Locale, History: t.conv.History})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -374,13 +388,25 @@ func (t *turn) answer(ctx context.Context) error {
 		return nil
 	}
 	score := strconv.FormatFloat(ans.Score, 'f', 3, 64)
-	if !ans.Confident || ans.Text == "" {
+	confident := ans.Confident && ans.Text != ""
+	// Disagreeing answers, or none: ask first, when a question is left.
+	if (!confident || len(ans.Alternatives) >= 2) && t.consult(query, ans) {
+		return nil
+	}
+	if !confident {
 		t.conv.Unanswered++
+		if cs := t.conv.Consulting; cs != nil && cs.Asked > 0 {
+			t.conv.Consulting = nil
+			t.event(EventNotSure, "reason", "consulting_cap", "score", score)
+			return t.handOff(ctx, "consulting_cap")
+		}
 		t.event(EventNotSure, "reason", "low_score", "score", score)
 		t.reply(KindNotSure, tx.NotSure, nil, []Button{t.humanButton()})
 		return nil
 	}
 	t.conv.Unanswered = 0
+	t.conv.Consulting = nil
+	t.setPhase(PhaseBot)
 	ev := []string{"score", score}
 	if len(ans.Citations) > 0 {
 		ev = append(ev, "source", ans.Citations[0].Source)
@@ -406,6 +432,7 @@ func (t *turn) handOff(ctx context.Context, reason string) error {
 	}
 	t.conv.Ticket = tk.ID
 	t.conv.Unanswered, t.conv.NotHelpful = 0, 0
+	t.conv.Consulting = nil
 	t.setPhase(PhaseAwaitingAgent)
 	t.event(EventHandoff, "reason", reason, "ticket", tk.ID, "team", tk.Team, "priority", tk.Priority)
 	t.reply(KindHandoff, fillTicket(t.e.cfg.Texts.HandoffOpened, tk), nil, nil)

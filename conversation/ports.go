@@ -106,6 +106,15 @@ type Answer struct {
 	// against the knowledge base's calibrated threshold.
 	Score     float64
 	Confident bool
+	// Alternatives are set when retrieval is ambiguous: the competing
+	// topics, best first. The engine then asks which one is meant.
+	Alternatives []Alternative
+}
+
+// Alternative is one candidate topic of an ambiguous question.
+type Alternative struct {
+	Label string `json:"label"` // what the customer is shown, e.g. a title
+	Query string `json:"query"` // what is added to the question when chosen
 }
 
 // Knowledge answers questions from the organisation's documents.

@@ -10,6 +10,7 @@ type Texts struct {
 	NotHelpful    string // reply to the first "not helpful" click
 	HandoffOpened string // {ticket} and {team} are replaced
 	Unavailable   string // knowledge is down
+	WhichOne      string // consulting: the top answers disagree, which topic is meant
 	ButtonHelpful string
 	ButtonNotHelp string
 	ButtonHuman   string
@@ -25,6 +26,7 @@ func DefaultTexts() Texts {
 		NotHelpful:    "Sorry that didn't help. You can rephrase your question, or I can pass you to a person.",
 		HandoffOpened: "I've passed this to {team} as ticket {ticket}. A person will reply here; you don't need to repeat anything.",
 		Unavailable:   "I can't search the knowledge base right now. Please try again in a moment, or ask for a person.",
+		WhichOne:      "I found a few things that could fit. Which one do you mean?",
 		ButtonHelpful: "Helpful",
 		ButtonNotHelp: "Not helpful",
 		ButtonHuman:   "Talk to a person",
@@ -48,6 +50,7 @@ func (t Texts) withDefaults() Texts {
 	fill(&t.NotHelpful, d.NotHelpful)
 	fill(&t.HandoffOpened, d.HandoffOpened)
 	fill(&t.Unavailable, d.Unavailable)
+	fill(&t.WhichOne, d.WhichOne)
 	fill(&t.ButtonHelpful, d.ButtonHelpful)
 	fill(&t.ButtonNotHelp, d.ButtonNotHelp)
 	fill(&t.ButtonHuman, d.ButtonHuman)
@@ -60,9 +63,7 @@ func (t Texts) withDefaults() Texts {
 // asksForHuman reports whether text explicitly asks for a person. Phrases
 // match on word boundaries, case-insensitively.
 func (t Texts) asksForHuman(text string) bool {
-	norm := " " + strings.Join(strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
-		return !(r == '-' || r == '\'' || (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || r > 127)
-	}), " ") + " "
+	norm := normalizeWords(text)
 	for _, k := range t.HumanKeywords {
 		if strings.Contains(norm, " "+k+" ") {
 			return true

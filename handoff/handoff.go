@@ -142,6 +142,12 @@ func Card(t conversation.Ticket, r conversation.HandoffRequest, turns int) strin
 	var b strings.Builder
 	fmt.Fprintf(&b, "New ticket %s (%s, %s) for %s\n", t.ID, t.Priority, t.Team, name(c.User))
 	fmt.Fprintf(&b, "Reason: %s · Channel: %s · Conversation: %s\n", r.Reason, c.Channel, c.Key)
+	if len(c.Slots) > 0 {
+		b.WriteString("Consulting:\n")
+		for _, sl := range c.Slots {
+			fmt.Fprintf(&b, "  Q: %s\n  A: %s\n", sl.Question, sl.Answer)
+		}
+	}
 	h := c.History
 	if len(h) > turns {
 		h = h[len(h)-turns:]

@@ -201,6 +201,19 @@ func TestCard(t *testing.T) {
 			}
 		})
 	}
+	t.Run("ConsultingAnswers", func(t *testing.T) {
+		c := vpnConversation()
+		c.History = nil
+		c.Slots = []conversation.Slot{{Question: "Which device are you on?", Answer: "Windows laptop"}, {Question: "What error?", Answer: "809"}}
+		got := handoff.Card(tk, conversation.HandoffRequest{Conversation: c, Reason: "consulting_cap"}, 10)
+		want := "New ticket IT-1001 (P2, IT Service Desk) for Ada Lovelace\n" +
+			"Reason: consulting_cap · Channel: webchat · Conversation: webchat:s1\n" +
+			"Consulting:\n  Q: Which device are you on?\n  A: Windows laptop\n  Q: What error?\n  A: 809\n" +
+			"Transcript:\n"
+		if got != want {
+			t.Fatalf("Card with consulting answers:\n got %q\nwant %q", got, want)
+		}
+	})
 	t.Run("NoDisplayName", func(t *testing.T) {
 		c := vpnConversation()
 		c.User.DisplayName, c.History = "", nil

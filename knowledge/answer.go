@@ -215,12 +215,65 @@ func (a *Answerer) Ground(ctx context.Context, q conversation.Query) (Grounded, 
 			break
 		}
 	}
+	if g.Ambiguous {
+		ans.Alternatives = alternatives(r.Hits)
+	}
 	g.Answer = ans
 	g.Passages = make([]Passage, len(r.Hits))
 	for i, c := range r.Hits {
 		g.Passages[i] = Passage{Citation: a.cite(c.Chunk), Text: c.Chunk.Content, Score: c.Score, Card: c.Chunk.Card}
 	}
 	return g, nil
+}
+
+// maxAlternatives caps the topics offered for an ambiguous question.
+const maxAlternatives = 3
+
+// alternatives returns the distinct topics among the hits that score
+// within AmbiguityGap of the best, for the "which one do you mean"
+// question; nil when fewer than two.
+func alternatives(hits []RetrievedHit) []conversation.Alternative {
+	var out []conversation.Alternative
+	seen := map[string]bool{}
+	for _, h := range hits {
+		if hits[0].Score-h.Score > AmbiguityGap || len(out) == maxAlternatives {
+			break
+		}
+		if t := topic(h.Chunk); !seen[t] {
+			seen[t] = true
+			out = append(out, alternativeOf(h.Chunk))
+		}
+	}
+	if len(out) < 2 {
+		return nil
+	}
+	return out
+}
+
+// alternativeOf names a chunk's topic for the customer (the FAQ question,
+// or the document title and section) and gives the words that, added to
+// the question, steer retrieval to it.
+func alternativeOf(c Chunk) conversation.Alternative {
+	label, query := c.Title, c.Title
+	switch {
+	case c.Card != "" && c.Question != "":
+		label, query = c.Question, c.Question
+	case c.Section != "":
+		label, query = c.Title+": "+c.Section, c.Section
+	}
+	return conversation.Alternative{Label: clip(label, maxAlternativeChars), Query: clip(query, maxAlternativeChars)}
+}
+
+// maxAlternativeChars bounds an alternative's label and query (button
+// labels must stay short on every platform).
+const maxAlternativeChars = 75
+
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return strings.TrimSpace(string(r[:n-1])) + "…"
 }
 
 func (a *Answerer) cite(c Chunk) conversation.Citation {

@@ -185,6 +185,19 @@ func TestAmbiguity(t *testing.T) {
 			if g.Ambiguous != tt.want {
 				t.Errorf("got Grounded.Ambiguous %v, want %v", g.Ambiguous, tt.want)
 			}
+			// An ambiguous answer names the competing topics for the
+			// consulting question, each distinct and short enough for a button.
+			alts := g.Answer.Alternatives
+			if tt.want != (len(alts) >= 2) {
+				t.Errorf("got alternatives %+v, want two or more exactly when ambiguous", alts)
+			}
+			seen := map[string]bool{}
+			for _, a := range alts {
+				if a.Label == "" || a.Query == "" || seen[a.Label] || len([]rune(a.Label)) > 75 {
+					t.Errorf("alternative %+v: want a short, distinct label and a query", a)
+				}
+				seen[a.Label] = true
+			}
 		})
 	}
 }
