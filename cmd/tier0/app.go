@@ -166,7 +166,11 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, lo
 		return nil, err
 	}
 	texts := conversation.Texts{NotSure: c.Texts.NotSure, HandoffOpened: c.Texts.HandoffOpened, HumanKeywords: c.Texts.HumanKeywords}
-	return conversation.NewEngine(store, k, desk, conversation.EngineConfig{Texts: texts, Logger: log}), nil
+	consulting := conversation.ConsultingConfig{MaxQuestions: c.Consulting.MaxQuestions}
+	for _, f := range c.Consulting.Flows {
+		consulting.Flows = append(consulting.Flows, conversation.ConsultFlow{Name: f.Name, Keywords: f.Keywords, Questions: f.Questions})
+	}
+	return conversation.NewEngine(store, k, desk, conversation.EngineConfig{Texts: texts, Logger: log, Consulting: consulting}), nil
 }
 
 // webchatSecret returns the session-signing key: TIER0_WEBCHAT_SECRET, or a

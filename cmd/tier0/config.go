@@ -30,6 +30,8 @@ type Config struct {
 	Handoff   HandoffConfig   `yaml:"handoff"`
 	WebChat   WebChatConfig   `yaml:"webchat"`
 	Texts     TextsConfig     `yaml:"texts"`
+	// Consulting: the questions asked before a thread goes to a person.
+	Consulting ConsultingConfig `yaml:"consulting"`
 
 	// dir is the directory of the config file; relative paths in the
 	// file are resolved against it.
@@ -115,6 +117,23 @@ type WebChatConfig struct {
 	// Secret signs session tokens; from TIER0_WEBCHAT_SECRET only. When it
 	// is unset a random key is generated once into <data_dir>/webchat.key.
 	Secret string `yaml:"-"`
+}
+
+// ConsultingConfig configures consulting questions: when the bot is not
+// sure, it asks up to max_questions (default 2; -1 turns consulting off)
+// before handing off: "which one do you mean" when the best answers
+// disagree, or the questions of the first flow whose keywords the
+// customer's question mentions.
+type ConsultingConfig struct {
+	MaxQuestions int          `yaml:"max_questions"`
+	Flows        []FlowConfig `yaml:"flows"`
+}
+
+// FlowConfig is the consulting of one topic.
+type FlowConfig struct {
+	Name      string   `yaml:"name"`
+	Keywords  []string `yaml:"keywords"`
+	Questions []string `yaml:"questions"`
 }
 
 // TextsConfig overrides the bot's own sentences.
@@ -247,6 +266,14 @@ func (c *Config) Validate() error {
 	}
 	if c.Knowledge.LLM.BaseURL != "" && c.Knowledge.LLM.Model == "" {
 		return fmt.Errorf("knowledge.llm.model is required with base_url (or TIER0_LLM_MODEL)")
+	}
+	for i, f := range c.Consulting.Flows {
+		if f.Name == "" || len(f.Keywords) == 0 || len(f.Questions) == 0 {
+			return fmt.Errorf("consulting.flows[%d]: name, keywords and questions are required", i)
+		}
+	}
+	if c.Consulting.MaxQuestions < -1 || c.Consulting.MaxQuestions > 10 {
+		return fmt.Errorf("consulting.max_questions %d: want -1 (off), 0 (default 2) or 1..10", c.Consulting.MaxQuestions)
 	}
 	if c.WebChat.Secret != "" && len(c.WebChat.Secret) < 32 {
 		return fmt.Errorf("TIER0_WEBCHAT_SECRET must be at least 32 characters")
