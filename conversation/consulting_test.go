@@ -43,7 +43,9 @@ func TestEngineConsulting(t *testing.T) {
 		wantKind  conversation.OutboundKind
 		wantText  string // substring of the first reply
 	}
-	consult := func(v string) *conversation.Action { return &conversation.Action{ID: conversation.ActionConsult, Value: v} }
+	consult := func(v string) *conversation.Action {
+		return &conversation.Action{ID: conversation.ActionConsult, Value: v}
+	}
 	tests := []struct {
 		name      string
 		cfg       conversation.ConsultingConfig

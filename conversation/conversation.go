@@ -49,6 +49,9 @@ type Turn struct {
 	Citations  []Citation   `json:"citations,omitempty"`
 	Action     *Action      `json:"action,omitempty"`
 	AuthorName string       `json:"author_name,omitempty"`
+	// Sentiment is the customer turn's score (-1..1) when a scorer is
+	// configured.
+	Sentiment float64 `json:"sentiment,omitempty"`
 }
 
 // Conversation is the dialogue state of one thread, loaded and committed

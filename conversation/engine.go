@@ -27,8 +27,11 @@ type EngineConfig struct {
 	HandoffAfterNotHelpful int
 	// Consulting configures the questions asked before handing off.
 	Consulting ConsultingConfig
-	Texts      Texts
-	Logger     *slog.Logger
+	// Sentiment, when set, scores every customer message; a frustrated
+	// customer is handed to a person at once (reason "frustration").
+	Sentiment SentimentScorer
+	Texts     Texts
+	Logger    *slog.Logger
 	// Now is the clock (default time.Now); tests inject a fake.
 	Now func() time.Time
 }
@@ -311,7 +314,11 @@ func (t *turn) setPhase(p Phase) {
 
 func (t *turn) decide(ctx context.Context) error {
 	m, c, tx := t.msg, t.conv, t.e.cfg.Texts
-	c.Append(Turn{Role: RoleCustomer, Text: m.Text, At: m.ReceivedAt, MessageID: m.DedupeKey, Action: m.Action, AuthorName: m.User.DisplayName}, t.e.cfg.MaxHistory)
+	var mood Sentiment
+	if t.e.cfg.Sentiment != nil && m.Text != "" {
+		mood = t.e.cfg.Sentiment.Score(m.Text)
+	}
+	c.Append(Turn{Role: RoleCustomer, Text: m.Text, At: m.ReceivedAt, MessageID: m.DedupeKey, Action: m.Action, AuthorName: m.User.DisplayName, Sentiment: mood.Score}, t.e.cfg.MaxHistory)
 	if m.User.DisplayName != "" || m.User.Email != "" {
 		c.User = m.User
 	}
@@ -347,6 +354,9 @@ func (t *turn) decide(ctx context.Context) error {
 	}
 	if tx.asksForHuman(m.Text) {
 		return t.handOff(ctx, "customer_request")
+	}
+	if mood.Frustrated {
+		return t.handOff(ctx, "frustration")
 	}
 	if c.Phase == PhaseConsulting && c.Consulting != nil {
 		return t.answerQuery(ctx, t.consultAnswer())

@@ -402,3 +402,46 @@ func TestEngineRejectsInvalidMessages(t *testing.T) {
 		})
 	}
 }
+
+func TestEngineHandsFrustratedCustomersToAPerson(t *testing.T) {
+	s := stores()["bolt"](t)
+	e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{Sentiment: handoff.NewLexiconScorer()})
+	ctx := context.Background()
+	steps := []struct {
+		text      string
+		wantPhase conversation.Phase
+		wantKind  conversation.OutboundKind
+	}{
+		{"How do I reset my password?", conversation.PhaseBot, conversation.KindAnswer},
+		{"This is the third time I ask, your bot is useless!!!", conversation.PhaseAwaitingAgent, conversation.KindHandoff},
+	}
+	for i, st := range steps {
+		res, err := e.Handle(ctx, msg("webchat:f", fmt.Sprint("m", i), st.text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Phase != st.wantPhase || len(res.Outbound) == 0 || res.Outbound[0].Kind != st.wantKind {
+			t.Fatalf("%q: phase %s, outbound %+v; want %s and a %s reply", st.text, res.Phase, res.Outbound, st.wantPhase, st.wantKind)
+		}
+	}
+	c, err := s.Load(ctx, "webchat:f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calm, angry := c.History[0].Sentiment, c.History[2].Sentiment; calm != 0 || angry >= -0.5 {
+		t.Errorf("stored sentiment: calm question %.2f, angry one %.2f; want 0 and clearly negative", calm, angry)
+	}
+	evs, err := s.Events(ctx, "webchat:f", 50)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, ev := range evs {
+		if ev.Type == conversation.EventHandoff && ev.Data["reason"] == "frustration" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no handoff event with reason frustration in %+v", evs)
+	}
+}

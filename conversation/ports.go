@@ -218,3 +218,23 @@ type CommitClaimer interface {
 	// ends such a claim like one from ClaimOutbox.
 	CommitClaim(ctx context.Context, l Lease, c Commit, ttl time.Duration) (claim OutboxClaim, ok bool, err error)
 }
+
+// SentimentScorer rates how a customer feels in one message. The engine
+// uses it to hand frustrated customers to a person early; the handoff card
+// shows the trend. Implementations must be safe for concurrent use,
+// deterministic, and must never panic, whatever the text. Built-in:
+// handoff.LexiconScorer (English and German).
+type SentimentScorer interface {
+	Score(text string) Sentiment
+}
+
+// Sentiment is the verdict on one message.
+type Sentiment struct {
+	// Score runs from -1 (very negative) through 0 (neutral) to +1.
+	Score float64
+	// Frustrated asks for a person now (very negative, or a frustration
+	// phrase such as "third time", "schon wieder").
+	Frustrated bool
+	// Signals name what moved the score, for logs and the handoff card.
+	Signals []string
+}

@@ -142,6 +142,15 @@ func Card(t conversation.Ticket, r conversation.HandoffRequest, turns int) strin
 	var b strings.Builder
 	fmt.Fprintf(&b, "New ticket %s (%s, %s) for %s\n", t.ID, t.Priority, t.Team, name(c.User))
 	fmt.Fprintf(&b, "Reason: %s · Channel: %s · Conversation: %s\n", r.Reason, c.Channel, c.Key)
+	var moods []float64
+	for _, tn := range c.History {
+		if tn.Role == conversation.RoleCustomer && tn.Sentiment != 0 {
+			moods = append(moods, tn.Sentiment)
+		}
+	}
+	if len(moods) > 0 {
+		fmt.Fprintf(&b, "Sentiment: trend %+.2f, last %+.2f\n", Trend(moods), moods[len(moods)-1])
+	}
 	if len(c.Slots) > 0 {
 		b.WriteString("Consulting:\n")
 		for _, sl := range c.Slots {

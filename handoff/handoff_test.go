@@ -2,6 +2,7 @@ package handoff_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -212,6 +213,18 @@ func TestCard(t *testing.T) {
 			"Transcript:\n"
 		if got != want {
 			t.Fatalf("Card with consulting answers:\n got %q\nwant %q", got, want)
+		}
+	})
+	t.Run("SentimentTrend", func(t *testing.T) {
+		c := vpnConversation()
+		c.History = []conversation.Turn{
+			{Role: conversation.RoleCustomer, Text: "hm", Sentiment: -0.2},
+			{Role: conversation.RoleCustomer, Text: "useless!!!", Sentiment: -0.8},
+		}
+		got := handoff.Card(tk, conversation.HandoffRequest{Conversation: c, Reason: "frustration"}, 10)
+		want := fmt.Sprintf("Sentiment: trend %+.2f, last -0.80\n", handoff.Trend([]float64{-0.2, -0.8}))
+		if !strings.Contains(got, want) {
+			t.Fatalf("Card with sentiment:\n got %q\nwant it to contain %q", got, want)
 		}
 	})
 	t.Run("NoDisplayName", func(t *testing.T) {

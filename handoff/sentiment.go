@@ -1,6 +1,7 @@
 package handoff
 
 import (
+	"github.com/tier0/tier0/conversation"
 	"math"
 	"strconv"
 	"strings"
@@ -8,27 +9,13 @@ import (
 	"unicode"
 )
 
-// SentimentScorer rates how a customer feels in one message. The engine uses
-// it to hand frustrated customers to a human early, and the handoff card
-// shows the trend. Implementations must be safe for concurrent use, must
-// be deterministic and must never panic, whatever the text.
-type SentimentScorer interface {
-	Score(text string) Sentiment
-}
-
-// Sentiment is the verdict on one message.
-type Sentiment struct {
-	// Score runs from -1 (very negative) through 0 (neutral) to +1 (very positive).
-	Score float64
-	// Frustrated is true when Score <= FrustratedBelow or the text holds a
-	// frustration phrase ("third time", "schon wieder", …).
-	Frustrated bool
-	// Signals names what moved the score, in order of appearance, e.g.
-	// "frustration:third time", "negative:useless", "negated:good",
-	// "profanity:shit", "caps:useless", "exclamations:2", "shouting".
-	// Words appear lower-case with umlauts folded (ä → ae, ß → ss).
-	Signals []string
-}
+// SentimentScorer and Sentiment are the conversation package's port: the
+// engine calls the scorer on every customer message (see
+// conversation.EngineConfig.Sentiment); LexiconScorer is the built-in one.
+type (
+	SentimentScorer = conversation.SentimentScorer
+	Sentiment       = conversation.Sentiment
+)
 
 // Bounds of the lexicon scorer.
 const (

@@ -170,7 +170,11 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, lo
 	for _, f := range c.Consulting.Flows {
 		consulting.Flows = append(consulting.Flows, conversation.ConsultFlow{Name: f.Name, Keywords: f.Keywords, Questions: f.Questions})
 	}
-	return conversation.NewEngine(store, k, desk, conversation.EngineConfig{Texts: texts, Logger: log, Consulting: consulting}), nil
+	cfg := conversation.EngineConfig{Texts: texts, Logger: log, Consulting: consulting}
+	if *c.Handoff.Frustration {
+		cfg.Sentiment = handoff.NewLexiconScorer()
+	}
+	return conversation.NewEngine(store, k, desk, cfg), nil
 }
 
 // webchatSecret returns the session-signing key: TIER0_WEBCHAT_SECRET, or a

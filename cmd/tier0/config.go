@@ -105,6 +105,9 @@ type HandoffConfig struct {
 	TicketPrefix string `yaml:"ticket_prefix"`
 	Team         string `yaml:"team"`
 	Priority     string `yaml:"priority"`
+	// Frustration hands a frustrated customer (built-in English and German
+	// sentiment scorer) to a person at once (default true).
+	Frustration *bool `yaml:"frustration"`
 }
 
 // WebChatConfig configures the web chat channel.
@@ -233,6 +236,10 @@ func (c *Config) setDefaults() {
 	}
 	if len(c.Store.Redis.Addrs) == 0 {
 		c.Store.Redis.Addrs = []string{"127.0.0.1:6379"}
+	}
+	if c.Handoff.Frustration == nil {
+		t := true
+		c.Handoff.Frustration = &t
 	}
 	if c.Knowledge.IngestOnStart == nil {
 		t := true
