@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/tier0/tier0/conversation"
 )
@@ -36,6 +37,12 @@ type Config struct {
 	StaffThread  string
 	// TranscriptTurns is how many recent turns the handoff card quotes (default 10).
 	TranscriptTurns int
+	// Priorities and Routes decide a ticket's priority and team from the
+	// conversation; without rules, Priority and Team apply.
+	Priorities Priorities
+	Routes     Routes
+	// Now is the clock for business hours (default time.Now).
+	Now func() time.Time
 }
 
 var (
@@ -50,6 +57,14 @@ func (c Config) Validate() error {
 	}
 	if c.Priority != "" && !priorityRE.MatchString(c.Priority) {
 		return conversation.Errorf(conversation.Invalid, "handoff: priority %q must be one of P1, P2, P3, P4", c.Priority)
+	}
+	if len(c.Priorities.Rules) > 0 {
+		if err := c.Priorities.Validate(); err != nil {
+			return err
+		}
+	}
+	if len(c.Routes.Rules) > 0 {
+		return c.Routes.Validate()
 	}
 	return nil
 }
@@ -69,6 +84,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.TranscriptTurns <= 0 {
 		c.TranscriptTurns = 10
+	}
+	if c.Priorities.Default == "" {
+		c.Priorities.Default = c.Priority
+	}
+	if c.Routes.DefaultTeam == "" {
+		c.Routes.DefaultTeam = c.Team
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }
@@ -99,16 +123,43 @@ func (d *Desk) Open(ctx context.Context, r conversation.HandoffRequest) (convers
 	if err != nil {
 		return conversation.Ticket{}, nil, fmt.Errorf("number ticket: %w", err)
 	}
+	in := routingInput(r.Conversation)
+	priority, _ := d.cfg.Priorities.Decide(in)
+	team, _, _ := d.cfg.Routes.Decide(in, d.cfg.Now())
 	t := conversation.Ticket{
 		ID:       fmt.Sprintf("%s-%d", d.cfg.TicketPrefix, d.cfg.FirstNumber+n),
 		Status:   "open",
-		Priority: d.cfg.Priority,
-		Team:     d.cfg.Team,
+		Priority: priority,
+		Team:     team,
 	}
 	if d.cfg.StaffChannel == "" {
 		return t, nil, nil
 	}
 	return t, []conversation.Outbound{d.toStaff(conversation.KindHandoff, Card(t, r, d.cfg.TranscriptTurns))}, nil
+}
+
+// routingInput is what the rules see of a conversation: its channel, the
+// customer's language, their recent words and the latest sentiment.
+func routingInput(c *conversation.Conversation) RoutingInput {
+	in := RoutingInput{Channel: c.Channel, Language: c.User.Locale}
+	var words []string
+	for i := len(c.History) - 1; i >= 0 && len(words) < 5; i-- {
+		tn := c.History[i]
+		if tn.Role != conversation.RoleCustomer {
+			continue
+		}
+		if tn.Text != "" {
+			words = append(words, tn.Text)
+		}
+		if in.Sentiment == 0 {
+			in.Sentiment = tn.Sentiment
+		}
+	}
+	for _, sl := range c.Slots {
+		words = append(words, sl.Answer)
+	}
+	in.Text = strings.Join(words, "\n")
+	return in
 }
 
 // Relay returns the customer's message for the staff channel, or nothing

@@ -307,3 +307,62 @@ func TestRelay(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenAppliesPriorityAndRoutingRules(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	monday10 := time.Date(2026, 11, 23, 10, 0, 0, 0, berlin)
+	sunday10 := time.Date(2026, 11, 22, 10, 0, 0, 0, berlin)
+	cfg := handoff.Config{
+		TicketPrefix: "IT", Team: "IT Service Desk", Priority: "P3",
+		Priorities: handoff.Priorities{Rules: []handoff.PriorityRule{
+			{Keywords: []string{"outage", "ausfall"}, Priority: "P1"},
+			{MinNegativeSentiment: -0.5, Priority: "P2"},
+		}},
+		Routes: handoff.Routes{Rules: []handoff.RouteRule{{
+			Languages: []string{"de"}, Team: "IT Service Desk DE",
+			BusinessHours: &handoff.BusinessHours{TimeZone: "Europe/Berlin", Start: "08:00", End: "18:00", OutOfHoursTeam: "On-call"},
+		}}},
+	}
+	tests := []struct {
+		name         string
+		locale       string
+		text         string
+		sentiment    float64
+		now          time.Time
+		wantPriority string
+		wantTeam     string
+	}{
+		{"default", "en", "my mouse is slow", 0, monday10, "P3", "IT Service Desk"},
+		{"outage keyword", "en", "VPN outage in Munich", 0, monday10, "P1", "IT Service Desk"},
+		{"angry customer", "en", "still broken", -0.7, monday10, "P2", "IT Service Desk"},
+		{"german in hours", "de-DE", "Drucker geht nicht", 0, monday10, "P3", "IT Service Desk DE"},
+		{"german out of hours", "de", "Totaler Ausfall!", 0, sunday10, "P1", "On-call"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := cfg
+			c.Now = func() time.Time { return tt.now }
+			desk, err := handoff.NewDesk(openStore(t), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conv := &conversation.Conversation{Key: "webchat:r", Channel: conversation.ChannelWebChat, User: conversation.Identity{ID: "u", Locale: tt.locale},
+				History: []conversation.Turn{{Role: conversation.RoleCustomer, Text: tt.text, Sentiment: tt.sentiment}}}
+			tk, _, err := desk.Open(context.Background(), conversation.HandoffRequest{Conversation: conv, Reason: "customer_request"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tk.Priority != tt.wantPriority || tk.Team != tt.wantTeam {
+				t.Errorf("ticket %s/%s, want %s/%s", tk.Priority, tk.Team, tt.wantPriority, tt.wantTeam)
+			}
+		})
+	}
+	bad := cfg
+	bad.Priorities.Rules = []handoff.PriorityRule{{Keywords: []string{"x"}, Priority: "P9"}}
+	if _, err := handoff.NewDesk(nil, bad); conversation.ErrorCode(err) != conversation.Invalid {
+		t.Errorf("NewDesk with priority P9: err %v, want invalid", err)
+	}
+}

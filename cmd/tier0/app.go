@@ -161,9 +161,27 @@ func ingestFolder(ctx context.Context, ix *knowledge.Index, dir string, w io.Wri
 
 // newEngine wires the engine with the configured handoff desk and texts.
 func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, log *slog.Logger) (*conversation.Engine, error) {
-	desk, err := handoff.NewDesk(store, handoff.Config{TicketPrefix: c.Handoff.TicketPrefix, Team: c.Handoff.Team, Priority: c.Handoff.Priority})
+	hc := handoff.Config{TicketPrefix: c.Handoff.TicketPrefix, Team: c.Handoff.Team, Priority: c.Handoff.Priority}
+	for _, r := range c.Handoff.Priorities {
+		hc.Priorities.Rules = append(hc.Priorities.Rules, handoff.PriorityRule{Keywords: r.Keywords, MinNegativeSentiment: r.MinNegativeSentiment, CustomerTiers: r.CustomerTiers, Priority: r.Priority})
+	}
+	for _, r := range c.Handoff.Routes {
+		rule := handoff.RouteRule{Categories: r.Categories, Languages: r.Languages, Team: r.Team, EscalateTo: r.EscalateTo}
+		for _, ch := range r.Channels {
+			rule.Channels = append(rule.Channels, conversation.Channel(ch))
+		}
+		if bh := r.BusinessHours; bh != nil {
+			days, err := weekdays(bh.Days)
+			if err != nil {
+				return nil, fmt.Errorf("handoff.routes: %w", err)
+			}
+			rule.BusinessHours = &handoff.BusinessHours{TimeZone: bh.TimeZone, Days: days, Start: bh.Start, End: bh.End, OutOfHoursTeam: bh.OutOfHoursTeam}
+		}
+		hc.Routes.Rules = append(hc.Routes.Rules, rule)
+	}
+	desk, err := handoff.NewDesk(store, hc)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("handoff: %w", err)
 	}
 	texts := conversation.Texts{NotSure: c.Texts.NotSure, HandoffOpened: c.Texts.HandoffOpened, HumanKeywords: c.Texts.HumanKeywords}
 	consulting := conversation.ConsultingConfig{MaxQuestions: c.Consulting.MaxQuestions}
@@ -175,6 +193,25 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, lo
 		cfg.Sentiment = handoff.NewLexiconScorer()
 	}
 	return conversation.NewEngine(store, k, desk, cfg), nil
+}
+
+// weekdays parses "mon", "tuesday", "Sa", … into weekdays.
+func weekdays(names []string) ([]time.Weekday, error) {
+	var out []time.Weekday
+	for _, n := range names {
+		l := strings.ToLower(strings.TrimSpace(n))
+		found := false
+		for d := time.Sunday; d <= time.Saturday; d++ {
+			if full := strings.ToLower(d.String()); len(l) >= 2 && strings.HasPrefix(full, l) {
+				out, found = append(out, d), true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("unknown weekday %q (want mon, tue, …, sun)", n)
+		}
+	}
+	return out, nil
 }
 
 // webchatSecret returns the session-signing key: TIER0_WEBCHAT_SECRET, or a

@@ -108,6 +108,39 @@ type HandoffConfig struct {
 	// Frustration hands a frustrated customer (built-in English and German
 	// sentiment scorer) to a person at once (default true).
 	Frustration *bool `yaml:"frustration"`
+	// Priorities: the first-listed most urgent matching rule sets the
+	// ticket's priority; otherwise priority applies.
+	Priorities []PriorityRuleConfig `yaml:"priorities"`
+	// Routes: the first matching rule picks the team; otherwise team.
+	Routes []RouteRuleConfig `yaml:"routes"`
+}
+
+// PriorityRuleConfig is one priority rule; every condition it sets must hold.
+type PriorityRuleConfig struct {
+	Keywords             []string `yaml:"keywords"`
+	MinNegativeSentiment float64  `yaml:"min_negative_sentiment"` // e.g. -0.5: fires at or below
+	CustomerTiers        []string `yaml:"customer_tiers"`
+	Priority             string   `yaml:"priority"`
+}
+
+// RouteRuleConfig is one routing rule; empty lists match anything.
+type RouteRuleConfig struct {
+	Categories    []string             `yaml:"categories"`
+	Languages     []string             `yaml:"languages"`
+	Channels      []string             `yaml:"channels"`
+	Team          string               `yaml:"team"`
+	EscalateTo    string               `yaml:"escalate_to"`
+	BusinessHours *BusinessHoursConfig `yaml:"business_hours"`
+}
+
+// BusinessHoursConfig is when a team works; outside, out_of_hours_team
+// takes the ticket.
+type BusinessHoursConfig struct {
+	TimeZone       string   `yaml:"time_zone"` // IANA, e.g. Europe/Berlin
+	Days           []string `yaml:"days"`      // mon … sun (default mon–fri)
+	Start          string   `yaml:"start"`     // "08:00"
+	End            string   `yaml:"end"`       // "18:00"
+	OutOfHoursTeam string   `yaml:"out_of_hours_team"`
 }
 
 // WebChatConfig configures the web chat channel.

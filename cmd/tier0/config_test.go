@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -175,5 +176,17 @@ func TestLoadSampleConfig(t *testing.T) {
 	if len(entries) != sampleFiles || c.Store.Driver != "bolt" || c.Handoff.TicketPrefix != "IT" {
 		t.Errorf("sample: %d knowledge files, driver %s, ticket prefix %s; want %d, bolt, IT",
 			len(entries), c.Store.Driver, c.Handoff.TicketPrefix, sampleFiles)
+	}
+}
+
+func TestWeekdays(t *testing.T) {
+	got, err := weekdays([]string{"mon", "Tuesday", "sa", "SU"})
+	if err != nil || fmt.Sprint(got) != "[Monday Tuesday Saturday Sunday]" {
+		t.Errorf("weekdays = %v, %v; want Monday Tuesday Saturday Sunday", got, err)
+	}
+	for _, bad := range []string{"m", "funday", ""} {
+		if _, err := weekdays([]string{bad}); err == nil {
+			t.Errorf("weekdays(%q): no error, want one", bad)
+		}
 	}
 }
