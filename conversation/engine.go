@@ -30,6 +30,9 @@ type EngineConfig struct {
 	// Sentiment, when set, scores every customer message; a frustrated
 	// customer is handed to a person at once (reason "frustration").
 	Sentiment SentimentScorer
+	// Events, when set, sees every committed turn's events (after the
+	// commit, in the handling goroutine): metrics, analytics.
+	Events EventSink
 	Texts     Texts
 	Logger    *slog.Logger
 	// Now is the clock (default time.Now); tests inject a fake.
@@ -174,6 +177,9 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 		return Result{}, fmt.Errorf("commit conversation %s: %w", key, err)
 	}
 	committed = true
+	if e.cfg.Events != nil {
+		e.cfg.Events.Record(t.events)
+	}
 	switch {
 	case claimed:
 		e.delivery.DeliverClaimed(claim)

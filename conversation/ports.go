@@ -238,3 +238,11 @@ type Sentiment struct {
 	// Signals name what moved the score, for logs and the handoff card.
 	Signals []string
 }
+
+// EventSink receives the domain events of each committed turn, after the
+// commit: for metrics and live analytics. Record must be fast and must
+// not block (the turn's caller waits for it); the durable record of the
+// events is the store's (Store.Events).
+type EventSink interface {
+	Record(events []Event)
+}
