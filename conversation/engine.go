@@ -33,8 +33,8 @@ type EngineConfig struct {
 	// Events, when set, sees every committed turn's events (after the
 	// commit, in the handling goroutine): metrics, analytics.
 	Events EventSink
-	Texts     Texts
-	Logger    *slog.Logger
+	Texts  Texts
+	Logger *slog.Logger
 	// Now is the clock (default time.Now); tests inject a fake.
 	Now func() time.Time
 }
