@@ -141,6 +141,9 @@ func (a *ProductAnswerer) Answer(ctx context.Context, q conversation.Query) (con
 		return conversation.Answer{}, err
 	}
 	if ans, ok := a.answerProduct(text); ok {
+		if ans.Confident && !soundsUnhappy(q.History) {
+			ans.Text += a.crossSell(ans.Citations)
+		}
 		return ans, nil
 	}
 	if a.fallback == nil {
@@ -832,6 +835,47 @@ func (a *ProductAnswerer) Related(productID string) []Product {
 		}
 	}
 	return out
+}
+
+// maxCrossSell caps the related products a product answer mentions.
+const maxCrossSell = 2
+
+// crossSell returns a line naming up to maxCrossSell related products of
+// the first product the answer cites that are not cited themselves, or "".
+func (a *ProductAnswerer) crossSell(cites []conversation.Citation) string {
+	cited := map[string]bool{}
+	first := ""
+	for _, c := range cites {
+		for _, p := range a.cat.Products {
+			if ProductSection(p) == c.Section {
+				cited[p.ID] = true
+				if first == "" {
+					first = p.ID
+				}
+			}
+		}
+	}
+	var names []string
+	for _, r := range a.Related(first) {
+		if !cited[r.ID] && len(names) < maxCrossSell {
+			names = append(names, fmt.Sprintf("%s (%.2f %s)", r.Name, r.Price, r.Currency))
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	return "\n\nGoes well with: " + strings.Join(names, ", ") + "."
+}
+
+// soundsUnhappy reports whether the customer's latest message scored
+// negative: then the bot sells nothing.
+func soundsUnhappy(history []conversation.Turn) bool {
+	for i := len(history) - 1; i >= 0; i-- {
+		if history[i].Role == conversation.RoleCustomer {
+			return history[i].Sentiment < 0
+		}
+	}
+	return false
 }
 
 // Suggest returns suggestions for the product the conversation is about:

@@ -248,3 +248,26 @@ func TestProductSuggest(t *testing.T) {
 		t.Errorf("conversation about no product: got %v, %v; want none", none, err)
 	}
 }
+
+func TestProductAnswerCrossSells(t *testing.T) {
+	a, _ := shopAnswerer(t)
+	q := "Does the Firnline Apex 120 boot fit the Bergriegel Race 16 binding?"
+	happy, err := a.Answer(context.Background(), conversation.Query{Text: q})
+	if err != nil || !happy.Confident {
+		t.Fatalf("answer %+v, %v; want a confident compatibility answer", happy, err)
+	}
+	related := a.Related("FB-APEX120")
+	if len(related) == 0 {
+		t.Fatal("the sample catalogue lists no related products for FB-APEX120")
+	}
+	if !strings.Contains(happy.Text, "Goes well with: "+related[0].Name) {
+		t.Errorf("answer %q, want it to suggest %s", happy.Text, related[0].Name)
+	}
+	// Nothing is sold to an unhappy customer.
+	unhappy, err := a.Answer(context.Background(), conversation.Query{Text: q, History: []conversation.Turn{
+		{Role: conversation.RoleCustomer, Text: q, Sentiment: -0.4},
+	}})
+	if err != nil || strings.Contains(unhappy.Text, "Goes well with") || !unhappy.Confident {
+		t.Errorf("answer to an unhappy customer %q (%v), want the answer without suggestions", unhappy.Text, err)
+	}
+}
