@@ -159,8 +159,9 @@ func ingestFolder(ctx context.Context, ix *knowledge.Index, dir string, w io.Wri
 	return st, nil
 }
 
-// newEngine wires the engine with the configured handoff desk and texts.
-func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, log *slog.Logger) (*conversation.Engine, error) {
+// newEngine wires the engine with the configured handoff desk and texts;
+// events, when not nil, receives every committed turn's events.
+func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, events conversation.EventSink, log *slog.Logger) (*conversation.Engine, error) {
 	hc := handoff.Config{TicketPrefix: c.Handoff.TicketPrefix, Team: c.Handoff.Team, Priority: c.Handoff.Priority}
 	for _, r := range c.Handoff.Priorities {
 		hc.Priorities.Rules = append(hc.Priorities.Rules, handoff.PriorityRule{Keywords: r.Keywords, MinNegativeSentiment: r.MinNegativeSentiment, CustomerTiers: r.CustomerTiers, Priority: r.Priority})
@@ -188,7 +189,7 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, lo
 	for _, f := range c.Consulting.Flows {
 		consulting.Flows = append(consulting.Flows, conversation.ConsultFlow{Name: f.Name, Keywords: f.Keywords, Questions: f.Questions})
 	}
-	cfg := conversation.EngineConfig{Texts: texts, Logger: log, Consulting: consulting}
+	cfg := conversation.EngineConfig{Texts: texts, Logger: log, Consulting: consulting, Events: events}
 	if *c.Handoff.Frustration {
 		cfg.Sentiment = handoff.NewLexiconScorer()
 	}

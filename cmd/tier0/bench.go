@@ -170,7 +170,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		}
 		know = ans
 	}
-	engine, err := newEngine(c, store, know, log)
+	engine, err := newEngine(c, store, know, nil, log)
 	if err != nil {
 		return err
 	}

@@ -36,7 +36,7 @@ func runChat(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return err
 	}
-	engine, err := newEngine(c, store, ans, log)
+	engine, err := newEngine(c, store, ans, nil, log)
 	if err != nil {
 		return err
 	}

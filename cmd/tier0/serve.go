@@ -15,8 +15,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
 	"github.com/tier0/tier0/adapters/webchat"
 	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/metrics"
 	"github.com/tier0/tier0/conversation/redisstore"
 	"github.com/tier0/tier0/knowledge"
 )
@@ -39,6 +44,7 @@ type Main struct {
 	dispatcher *conversation.Dispatcher
 	webchat    *webchat.Adapter
 	liveHub    *redisstore.LiveHub
+	metrics    *prometheus.Registry // what GET /metrics serves
 	ln         net.Listener
 	srv        *http.Server
 
@@ -104,7 +110,12 @@ func (m *Main) Run(ctx context.Context) error {
 	if m.index, ans, err = openKnowledge(ctx, c, *c.Knowledge.IngestOnStart, m.Stderr, log); err != nil {
 		return err
 	}
-	if m.engine, err = newEngine(c, m.store, ans, log); err != nil {
+	m.metrics = newMetricsRegistry()
+	sink, err := metrics.New(m.metrics, metrics.Config{})
+	if err != nil {
+		return err
+	}
+	if m.engine, err = newEngine(c, m.store, ans, sink, log); err != nil {
 		return err
 	}
 	secret, err := webchatSecret(c)
@@ -185,8 +196,20 @@ func (m *Main) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", m.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.metrics, promhttp.HandlerOpts{
+		ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+		Registry: m.metrics,
+	}))
 	mux.Handle("/", m.webchat.Handler())
 	return mux
+}
+
+// newMetricsRegistry returns a private registry holding the Go runtime
+// and process collectors; the conversation metrics are added to it.
+func newMetricsRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
 }
 
 func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
