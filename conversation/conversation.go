@@ -52,6 +52,8 @@ type Turn struct {
 	// Sentiment is the customer turn's score (-1..1) when a scorer is
 	// configured.
 	Sentiment float64 `json:"sentiment,omitempty"`
+	// Internal marks an agent's note: never shown to the customer.
+	Internal bool `json:"internal,omitempty"`
 }
 
 // Conversation is the dialogue state of one thread, loaded and committed
@@ -67,8 +69,10 @@ type Conversation struct {
 	// conversation whose Version is not the stored one (ErrStaleVersion).
 	// A conversation that was never stored has Version 0.
 	Version int64 `json:"version"`
-	// Ticket is the handoff ticket id while (or after) a human is involved.
-	Ticket string `json:"ticket,omitempty"`
+	// Ticket is the handoff ticket id while (or after) a human is involved;
+	// TicketState its status, assignee and clocks.
+	Ticket      string       `json:"ticket,omitempty"`
+	TicketState *TicketState `json:"ticket_state,omitempty"`
 	// Unanswered counts consecutive turns the bot could not answer.
 	Unanswered int `json:"unanswered,omitempty"`
 	// NotHelpful counts "not helpful" clicks since the last helpful answer.
@@ -130,6 +134,8 @@ const (
 	EventDeadLetter      EventType = "dead_letter"
 	EventConsulting      EventType = "consulting"
 	EventConsultAnswered EventType = "consult_answered"
+	EventAgent           EventType = "agent"
+	EventCSAT            EventType = "csat"
 )
 
 // Event is a domain event: for analytics, audit and other replicas.

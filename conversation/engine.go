@@ -123,15 +123,20 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = now
 	}
-	key := m.ConversationKey
+	return e.run(ctx, m.ConversationKey, m.DedupeKey, &m, now, func() *Conversation { return NewConversation(&m, now) }, (*turn).decide)
+}
 
+// run is one turn on conversation key: lock, dedupe and lease, load (or
+// create with fresh, nil meaning "must exist"), decide, commit, hand the
+// outbound messages to delivery.
+func (e *Engine) run(ctx context.Context, key, dedupe string, m *Message, now time.Time, fresh func() *Conversation, decide func(*turn, context.Context) error) (Result, error) {
 	unlock, err := e.local.lock(ctx, key)
 	if err != nil {
 		return Result{}, fmt.Errorf("wait for conversation %s: %w", key, err)
 	}
 	defer unlock()
 
-	lease, conv, err := e.begin(ctx, key, m.DedupeKey)
+	lease, conv, err := e.begin(ctx, key, dedupe)
 	if errors.Is(err, ErrDuplicate) {
 		return Result{Duplicate: true}, nil
 	}
@@ -148,11 +153,14 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 		}
 	}()
 	if conv == nil {
-		conv = NewConversation(&m, now)
+		if fresh == nil {
+			return Result{}, fmt.Errorf("conversation %s: %w", key, ErrNotFound)
+		}
+		conv = fresh()
 	}
 
-	t := turn{e: e, conv: conv, msg: &m, now: now}
-	if err := t.decide(ctx); err != nil {
+	t := turn{e: e, conv: conv, msg: m, now: now}
+	if err := decide(&t, ctx); err != nil {
 		return Result{}, err
 	}
 	conv.UpdatedAt = now
@@ -162,7 +170,7 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 	if ctx.Err() != nil {
 		return Result{}, ctx.Err()
 	}
-	commit := Commit{Conversation: conv, DedupeKey: m.DedupeKey, Events: t.events, Outbound: t.out}
+	commit := Commit{Conversation: conv, DedupeKey: dedupe, Events: t.events, Outbound: t.out}
 	var claim OutboxClaim
 	claimed := false
 	if cc, ok := e.store.(CommitClaimer); ok && e.delivery != nil && len(t.out) > 0 {
@@ -272,8 +280,15 @@ func (t *turn) event(typ EventType, kv ...string) {
 	t.events = append(t.events, ev)
 }
 
-// reply queues a message to the customer, in the thread the message came from.
+// reply queues a bot message to the customer, in the thread the message
+// came from.
 func (t *turn) reply(kind OutboundKind, text string, cites []Citation, buttons []Button) {
+	t.send(RoleBot, "", kind, text, cites, buttons)
+}
+
+// send queues a message to the customer and records it in the history
+// as said by role (author: an agent's name).
+func (t *turn) send(role Role, author string, kind OutboundKind, text string, cites []Citation, buttons []Button) {
 	o := Outbound{
 		ID:              outboundID(t.conv.Key, t.msg.DedupeKey, len(t.out)),
 		ConversationKey: t.conv.Key,
@@ -289,7 +304,7 @@ func (t *turn) reply(kind OutboundKind, text string, cites []Citation, buttons [
 		CreatedAt:       t.now,
 	}
 	t.out = append(t.out, o)
-	t.conv.Append(Turn{Role: RoleBot, Text: text, At: t.now, MessageID: o.ID, Kind: kind, Citations: cites}, t.e.cfg.MaxHistory)
+	t.conv.Append(Turn{Role: role, Text: text, At: t.now, MessageID: o.ID, Kind: kind, Citations: cites, AuthorName: author}, t.e.cfg.MaxHistory)
 }
 
 // staff queues messages produced by the Handoff port, giving them stable ids.
@@ -354,6 +369,12 @@ func (t *turn) decide(ctx context.Context) error {
 			return nil
 		case ActionHuman:
 			return t.handOff(ctx, "customer_request")
+		case ActionCSAT:
+			if n, err := strconv.Atoi(a.Value); err == nil && n >= 1 && n <= 5 {
+				t.event(EventCSAT, "score", a.Value, "ticket", c.Ticket)
+				t.reply(KindNotice, tx.CSATThanks, nil, nil)
+				return nil
+			}
 		}
 		// Unknown actions fall through and are treated as text (buttons
 		// from older messages, free-form quick replies).
@@ -447,6 +468,7 @@ func (t *turn) handOff(ctx context.Context, reason string) error {
 		return fmt.Errorf("open ticket for %s: %w", t.conv.Key, err)
 	}
 	t.conv.Ticket = tk.ID
+	t.conv.TicketState = &TicketState{Ticket: tk, Reason: reason, OpenedAt: t.now}
 	t.conv.Unanswered, t.conv.NotHelpful = 0, 0
 	t.conv.Consulting = nil
 	t.setPhase(PhaseAwaitingAgent)

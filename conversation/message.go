@@ -151,6 +151,7 @@ const (
 	KindNotice     OutboundKind = "notice"     // acknowledgements and status notes
 	KindAgent      OutboundKind = "agent"      // a human agent's reply relayed to the customer
 	KindStaff      OutboundKind = "staff"      // something posted into the staff channel
+	KindNote       OutboundKind = "note"       // an agent's internal note (history only, never sent)
 )
 
 // Outbound is one message to deliver, written to the outbox in the same

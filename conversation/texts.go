@@ -11,6 +11,10 @@ type Texts struct {
 	HandoffOpened string // {ticket} and {team} are replaced
 	Unavailable   string // knowledge is down
 	WhichOne      string // consulting: the top answers disagree, which topic is meant
+	AgentJoined   string // {agent} is replaced
+	Resolved      string // {ticket}; followed by the 1–5 satisfaction buttons
+	HandedBack    string // an agent gave the thread back to the bot
+	CSATThanks    string // reply to a satisfaction click
 	ButtonHelpful string
 	ButtonNotHelp string
 	ButtonHuman   string
@@ -27,6 +31,10 @@ func DefaultTexts() Texts {
 		HandoffOpened: "I've passed this to {team} as ticket {ticket}. A person will reply here; you don't need to repeat anything.",
 		Unavailable:   "I can't search the knowledge base right now. Please try again in a moment, or ask for a person.",
 		WhichOne:      "I found a few things that could fit. Which one do you mean?",
+		AgentJoined:   "{agent} has joined the conversation.",
+		Resolved:      "Ticket {ticket} is resolved. How satisfied are you with the help you got (1 = not at all, 5 = very)?",
+		HandedBack:    "You're back with the assistant. Ask me anything, or ask for a person again at any time.",
+		CSATThanks:    "Thank you for your feedback!",
 		ButtonHelpful: "Helpful",
 		ButtonNotHelp: "Not helpful",
 		ButtonHuman:   "Talk to a person",
@@ -51,6 +59,10 @@ func (t Texts) withDefaults() Texts {
 	fill(&t.HandoffOpened, d.HandoffOpened)
 	fill(&t.Unavailable, d.Unavailable)
 	fill(&t.WhichOne, d.WhichOne)
+	fill(&t.AgentJoined, d.AgentJoined)
+	fill(&t.Resolved, d.Resolved)
+	fill(&t.HandedBack, d.HandedBack)
+	fill(&t.CSATThanks, d.CSATThanks)
 	fill(&t.ButtonHelpful, d.ButtonHelpful)
 	fill(&t.ButtonNotHelp, d.ButtonNotHelp)
 	fill(&t.ButtonHuman, d.ButtonHuman)

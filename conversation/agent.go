@@ -1,0 +1,172 @@
+package conversation
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// AgentActionKind is what a human agent does on a ticket's conversation.
+type AgentActionKind string
+
+// Agent actions.
+const (
+	AgentClaim    AgentActionKind = "claim"     // take the ticket; the customer hears an agent joined
+	AgentReply    AgentActionKind = "reply"     // send Text to the customer (claims first if needed)
+	AgentNote     AgentActionKind = "note"      // internal note: recorded, never sent to the customer
+	AgentResolve  AgentActionKind = "resolve"   // close the ticket; the customer gets the CSAT question
+	AgentHandBack AgentActionKind = "hand_back" // give the thread back to the bot
+)
+
+// ActionCSAT is the action id of the satisfaction buttons sent on
+// resolve; its value is "1" (bad) … "5" (great).
+const ActionCSAT = "csat"
+
+// Ticket statuses.
+const (
+	TicketOpen       = "open"
+	TicketInProgress = "in_progress"
+	TicketResolved   = "resolved"
+	TicketClosed     = "closed"
+)
+
+// AgentAction is one action of a human agent, from a staff channel (the
+// web agent console, a Slack thread, a Teams channel).
+type AgentAction struct {
+	ConversationKey string
+	// DedupeKey makes a retried action (a double click, a platform
+	// retry) take effect once.
+	DedupeKey string
+	Agent     Identity
+	Kind      AgentActionKind
+	Text      string // the reply or the note
+}
+
+// Validate checks an action from outside. Errors: Invalid.
+func (a *AgentAction) Validate() error {
+	switch {
+	case !validKey(a.ConversationKey):
+		return Errorf(Invalid, "agent action: conversation key must be 1..%d printable characters", MaxKeyLen)
+	case !validKey(a.DedupeKey):
+		return Errorf(Invalid, "agent action: dedupe key must be 1..%d printable characters", MaxKeyLen)
+	case a.Agent.ID == "":
+		return Errorf(Invalid, "agent action: no agent")
+	case !utf8.ValidString(a.Text) || utf8.RuneCountInString(a.Text) > MaxTextLen:
+		return Errorf(Invalid, "agent action: text must be valid UTF-8 of at most %d characters", MaxTextLen)
+	}
+	switch a.Kind {
+	case AgentReply, AgentNote:
+		if strings.TrimSpace(a.Text) == "" {
+			return Errorf(Invalid, "agent action %s: text is empty", a.Kind)
+		}
+	case AgentClaim, AgentResolve, AgentHandBack:
+	default:
+		return Errorf(Invalid, "agent action: unknown kind %q", a.Kind)
+	}
+	return nil
+}
+
+// Act applies an agent action to its conversation in one turn (same
+// lease, dedupe and atomic commit as Handle). Errors: Invalid (bad action,
+// or a conversation without a ticket), NotFound, Conflict (the ticket is
+// not open for this action, or the lease was not obtained), Unavailable.
+func (e *Engine) Act(ctx context.Context, a AgentAction) (Result, error) {
+	if err := a.Validate(); err != nil {
+		return Result{}, err
+	}
+	now := e.cfg.Now()
+	// The customer's coordinates come from the conversation, set in act.
+	m := &Message{ConversationKey: a.ConversationKey, DedupeKey: a.DedupeKey}
+	return e.run(ctx, a.ConversationKey, a.DedupeKey, m, now, nil, func(t *turn, ctx context.Context) error {
+		return t.act(a)
+	})
+}
+
+func (t *turn) act(a AgentAction) error {
+	c, tx := t.conv, t.e.cfg.Texts
+	// Replies go where the customer is.
+	t.msg.Channel, t.msg.ThreadKey, t.msg.User = c.Channel, c.ThreadKey, c.User
+	if c.Ticket == "" || c.TicketState == nil {
+		return Errorf(Invalid, "conversation %s has no ticket", c.Key)
+	}
+	tk := c.TicketState
+	name := a.Agent.DisplayName
+	if name == "" {
+		name = a.Agent.ID
+	}
+	owned := c.Phase.HumanOwned()
+	claim := func() {
+		if c.Phase == PhaseAgentActive && tk.Assignee == a.Agent.ID {
+			return
+		}
+		tk.Assignee, tk.Status = a.Agent.ID, TicketInProgress
+		if tk.ClaimedAt.IsZero() {
+			tk.ClaimedAt = t.now
+		}
+		t.setPhase(PhaseAgentActive)
+		t.event(EventAgent, "action", "claim", "ticket", c.Ticket)
+		t.reply(KindNotice, strings.ReplaceAll(tx.AgentJoined, "{agent}", name), nil, nil)
+	}
+	switch a.Kind {
+	case AgentClaim:
+		if !owned {
+			return Errorf(Conflict, "ticket %s is not waiting for an agent (phase %s)", c.Ticket, c.Phase)
+		}
+		claim()
+	case AgentReply:
+		if !owned {
+			return Errorf(Conflict, "ticket %s is not open: the bot has the conversation (phase %s)", c.Ticket, c.Phase)
+		}
+		claim()
+		if tk.FirstResponseAt.IsZero() {
+			tk.FirstResponseAt = t.now
+		}
+		t.event(EventAgent, "action", "reply", "ticket", c.Ticket)
+		t.send(RoleAgent, name, KindAgent, a.Text, nil, nil)
+	case AgentNote:
+		c.Append(Turn{Role: RoleAgent, Text: a.Text, At: t.now, MessageID: a.DedupeKey, Kind: KindNote, AuthorName: name, Internal: true}, t.e.cfg.MaxHistory)
+		t.event(EventAgent, "action", "note", "ticket", c.Ticket)
+	case AgentResolve:
+		if !owned {
+			return Errorf(Conflict, "ticket %s is not open (phase %s)", c.Ticket, c.Phase)
+		}
+		tk.Status, tk.ResolvedAt = TicketResolved, t.now
+		if tk.Assignee == "" {
+			tk.Assignee = a.Agent.ID
+		}
+		t.setPhase(PhaseResolved)
+		t.event(EventAgent, "action", "resolve", "ticket", c.Ticket)
+		buttons := make([]Button, 5)
+		for i := range buttons {
+			v := strconv.Itoa(i + 1)
+			buttons[i] = Button{Action: Action{ID: ActionCSAT, Value: v}, Label: v}
+		}
+		t.reply(KindNotice, strings.ReplaceAll(tx.Resolved, "{ticket}", c.Ticket), nil, buttons)
+	case AgentHandBack:
+		if !owned {
+			return Errorf(Conflict, "ticket %s is not open (phase %s)", c.Ticket, c.Phase)
+		}
+		tk.Status = TicketClosed
+		if tk.ResolvedAt.IsZero() {
+			tk.ResolvedAt = t.now
+		}
+		t.setPhase(PhaseBot)
+		c.Consulting = nil
+		t.event(EventAgent, "action", "hand_back", "ticket", c.Ticket)
+		t.reply(KindNotice, tx.HandedBack, nil, nil)
+	}
+	return nil
+}
+
+// TicketState is the ticket of a conversation that was handed off, kept
+// with the conversation so ticket changes commit atomically with it.
+type TicketState struct {
+	Ticket
+	Reason          string    `json:"reason,omitempty"`
+	OpenedAt        time.Time `json:"opened_at"`
+	ClaimedAt       time.Time `json:"claimed_at,omitzero"`
+	FirstResponseAt time.Time `json:"first_response_at,omitzero"`
+	ResolvedAt      time.Time `json:"resolved_at,omitzero"`
+}

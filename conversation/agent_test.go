@@ -1,0 +1,144 @@
+package conversation_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/tier0/tier0/conversation"
+)
+
+func TestAgentWorksATicket(t *testing.T) {
+	for name, open := range stores() {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{})
+			ctx := context.Background()
+			ada := conversation.Identity{ID: "agent-7", DisplayName: "Ada"}
+			n := 0
+			customer := func(text string, action *conversation.Action) conversation.Result {
+				t.Helper()
+				n++
+				m := msg("webchat:t", fmt.Sprint("c", n), text)
+				m.Action = action
+				res, err := e.Handle(ctx, m)
+				if err != nil {
+					t.Fatalf("customer %q: %v", text, err)
+				}
+				return res
+			}
+			agent := func(kind conversation.AgentActionKind, text string) conversation.Result {
+				t.Helper()
+				n++
+				res, err := e.Act(ctx, conversation.AgentAction{ConversationKey: "webchat:t", DedupeKey: fmt.Sprint("a", n), Agent: ada, Kind: kind, Text: text})
+				if err != nil {
+					t.Fatalf("agent %s: %v", kind, err)
+				}
+				return res
+			}
+			kinds := func(res conversation.Result) string {
+				var k []string
+				for _, o := range res.Outbound {
+					k = append(k, string(o.Kind))
+				}
+				return strings.Join(k, ",")
+			}
+			steps := []struct {
+				name      string
+				do        func() conversation.Result
+				wantPhase conversation.Phase
+				wantKinds string
+			}{
+				{"customer asks for a person", func() conversation.Result { return customer("talk to a human please", nil) }, conversation.PhaseAwaitingAgent, "handoff"},
+				{"agent claims", func() conversation.Result { return agent(conversation.AgentClaim, "") }, conversation.PhaseAgentActive, "notice"},
+				{"customer writes: relayed, bot silent", func() conversation.Result { return customer("my password expired", nil) }, conversation.PhaseAgentActive, ""},
+				{"internal note: nothing sent", func() conversation.Result { return agent(conversation.AgentNote, "AD account locked, unlocking") }, conversation.PhaseAgentActive, ""},
+				{"agent replies", func() conversation.Result { return agent(conversation.AgentReply, "Unlocked, please try again.") }, conversation.PhaseAgentActive, "agent"},
+				{"agent resolves", func() conversation.Result { return agent(conversation.AgentResolve, "") }, conversation.PhaseResolved, "notice"},
+				{"customer rates 5", func() conversation.Result {
+					return customer("", &conversation.Action{ID: conversation.ActionCSAT, Value: "5"})
+				}, conversation.PhaseBot, "notice"},
+				{"the bot answers again", func() conversation.Result { return customer("password reset?", nil) }, conversation.PhaseBot, "answer"},
+			}
+			for _, st := range steps {
+				res := st.do()
+				if res.Phase != st.wantPhase || kinds(res) != st.wantKinds {
+					t.Fatalf("%s: phase %s, outbound [%s]; want %s, [%s]", st.name, res.Phase, kinds(res), st.wantPhase, st.wantKinds)
+				}
+			}
+			c, err := s.Load(ctx, "webchat:t")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tk := c.TicketState
+			if tk == nil || tk.Status != conversation.TicketResolved || tk.Assignee != "agent-7" || tk.FirstResponseAt.IsZero() || tk.ClaimedAt.IsZero() || tk.Reason != "customer_request" {
+				t.Errorf("ticket state %+v, want resolved by agent-7 with its clocks", tk)
+			}
+			// The note is in the history, marked internal; nothing sent ever carried it.
+			for _, tn := range c.History {
+				if strings.Contains(tn.Text, "AD account") && !tn.Internal {
+					t.Errorf("note stored as %+v, want it internal", tn)
+				}
+			}
+			pending, err := s.Pending(ctx, "webchat:t", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range pending {
+				if strings.Contains(o.Text, "AD account") {
+					t.Errorf("an internal note is on its way to a channel: %+v", o)
+				}
+				if o.Kind == conversation.KindAgent && (o.Channel != conversation.ChannelWebChat || o.Recipient != "u1") {
+					t.Errorf("agent reply routed to %s/%s, want the customer's web chat", o.Channel, o.Recipient)
+				}
+			}
+		})
+	}
+}
+
+func TestAgentActionErrors(t *testing.T) {
+	s := stores()["bolt"](t)
+	e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{})
+	ctx := context.Background()
+	if _, err := e.Handle(ctx, msg("webchat:bot", "m1", "password?")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Handle(ctx, msg("webchat:h", "m1", "I want a human")); err != nil {
+		t.Fatal(err)
+	}
+	ada := conversation.Identity{ID: "agent-7"}
+	tests := []struct {
+		name string
+		a    conversation.AgentAction
+		want conversation.Code
+	}{
+		{"unknown conversation", conversation.AgentAction{ConversationKey: "webchat:none", DedupeKey: "x", Agent: ada, Kind: conversation.AgentClaim}, conversation.NotFound},
+		{"no ticket", conversation.AgentAction{ConversationKey: "webchat:bot", DedupeKey: "x", Agent: ada, Kind: conversation.AgentNote, Text: "hi"}, conversation.Invalid},
+		{"empty reply", conversation.AgentAction{ConversationKey: "webchat:h", DedupeKey: "x", Agent: ada, Kind: conversation.AgentReply}, conversation.Invalid},
+		{"unknown kind", conversation.AgentAction{ConversationKey: "webchat:h", DedupeKey: "x", Agent: ada, Kind: "delete"}, conversation.Invalid},
+		{"no agent", conversation.AgentAction{ConversationKey: "webchat:h", DedupeKey: "x", Kind: conversation.AgentClaim}, conversation.Invalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := e.Act(ctx, tt.a)
+			if got := conversation.ErrorCode(err); got != tt.want {
+				t.Errorf("code %q (%v), want %q", got, err, tt.want)
+			}
+		})
+	}
+	// A retried action takes effect once; after hand-back the ticket is
+	// no longer open for claims.
+	back := conversation.AgentAction{ConversationKey: "webchat:h", DedupeKey: "back-1", Agent: ada, Kind: conversation.AgentHandBack}
+	res, err := e.Act(ctx, back)
+	if err != nil || res.Phase != conversation.PhaseBot {
+		t.Fatalf("hand back: %+v, %v", res, err)
+	}
+	if res, err := e.Act(ctx, back); err != nil || !res.Duplicate {
+		t.Errorf("retried hand back: %+v, %v; want a duplicate", res, err)
+	}
+	_, err = e.Act(ctx, conversation.AgentAction{ConversationKey: "webchat:h", DedupeKey: "claim-2", Agent: ada, Kind: conversation.AgentClaim})
+	if conversation.ErrorCode(err) != conversation.Conflict {
+		t.Errorf("claim after hand back: %v, want a conflict", err)
+	}
+}
