@@ -43,6 +43,9 @@ type Config struct {
 	Routes     Routes
 	// Now is the clock for business hours (default time.Now).
 	Now func() time.Time
+	// Profiles, when set, looks the customer up: the tier feeds the
+	// priority rules and the profile goes on the handoff card.
+	Profiles Profiles
 }
 
 var (
@@ -124,6 +127,15 @@ func (d *Desk) Open(ctx context.Context, r conversation.HandoffRequest) (convers
 		return conversation.Ticket{}, nil, fmt.Errorf("number ticket: %w", err)
 	}
 	in := routingInput(r.Conversation)
+	var profile string
+	if d.cfg.Profiles != nil {
+		p, err := d.cfg.Profiles.Profile(ctx, r.Conversation.Channel, r.Conversation.User)
+		if err != nil {
+			profile = "Customer: profile unavailable (" + conversation.ErrorMessage(err) + ")\n"
+		} else {
+			in.CustomerTier, profile = p.Tier, profileLines(p)
+		}
+	}
 	priority, _ := d.cfg.Priorities.Decide(in)
 	team, _, _ := d.cfg.Routes.Decide(in, d.cfg.Now())
 	t := conversation.Ticket{
@@ -135,7 +147,13 @@ func (d *Desk) Open(ctx context.Context, r conversation.HandoffRequest) (convers
 	if d.cfg.StaffChannel == "" {
 		return t, nil, nil
 	}
-	return t, []conversation.Outbound{d.toStaff(conversation.KindHandoff, Card(t, r, d.cfg.TranscriptTurns))}, nil
+	card := Card(t, r, d.cfg.TranscriptTurns)
+	if profile != "" { // after the two header lines
+		head, rest, _ := strings.Cut(card, "\n")
+		reason, rest, _ := strings.Cut(rest, "\n")
+		card = head + "\n" + reason + "\n" + profile + rest
+	}
+	return t, []conversation.Outbound{d.toStaff(conversation.KindHandoff, card)}, nil
 }
 
 // routingInput is what the rules see of a conversation: its channel, the

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,6 +180,20 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, ev
 			rule.BusinessHours = &handoff.BusinessHours{TimeZone: bh.TimeZone, Days: days, Start: bh.Start, End: bh.End, OutOfHoursTeam: bh.OutOfHoursTeam}
 		}
 		hc.Routes.Rules = append(hc.Routes.Rules, rule)
+	}
+	switch pc := c.Handoff.Profiles; {
+	case pc.File != "":
+		p, err := handoff.LoadProfiles(pc.File)
+		if err != nil {
+			return nil, err
+		}
+		hc.Profiles = p
+	case pc.URL != "":
+		h := handoff.HTTPProfiles{URL: pc.URL}
+		if pc.Token != "" {
+			h.Header = http.Header{"Authorization": {"Bearer " + pc.Token}}
+		}
+		hc.Profiles = h
 	}
 	desk, err := handoff.NewDesk(store, hc)
 	if err != nil {

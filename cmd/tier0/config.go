@@ -113,6 +113,17 @@ type HandoffConfig struct {
 	Priorities []PriorityRuleConfig `yaml:"priorities"`
 	// Routes: the first matching rule picks the team; otherwise team.
 	Routes []RouteRuleConfig `yaml:"routes"`
+	// Profiles: where customer profiles come from (tier for routing,
+	// details for the handoff card): a YAML/JSON file, or an HTTP JSON
+	// endpoint (bearer token from TIER0_PROFILES_TOKEN).
+	Profiles ProfilesConfig `yaml:"profiles"`
+}
+
+// ProfilesConfig selects the customer profile source.
+type ProfilesConfig struct {
+	File  string `yaml:"file"` // relative to the config file
+	URL   string `yaml:"url"`
+	Token string `yaml:"-"`
 }
 
 // PriorityRuleConfig is one priority rule; every condition it sets must hold.
@@ -232,6 +243,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str("TIER0_LLM_BASE_URL", &c.Knowledge.LLM.BaseURL)
 	str("TIER0_LLM_MODEL", &c.Knowledge.LLM.Model)
 	str("TIER0_LLM_API_KEY", &c.Knowledge.LLM.APIKey)
+	str("TIER0_PROFILES_TOKEN", &c.Handoff.Profiles.Token)
 	if v := getenv("TIER0_REDIS_ADDR"); v != "" {
 		c.Store.Redis.Addrs = strings.Split(v, ",")
 		if c.Store.Driver == "" || getenv("TIER0_STORE") == "" {
@@ -278,6 +290,9 @@ func (c *Config) setDefaults() {
 		t := true
 		c.Knowledge.IngestOnStart = &t
 	}
+	if f := c.Handoff.Profiles.File; f != "" && !filepath.IsAbs(f) {
+		c.Handoff.Profiles.File = filepath.Join(c.dir, f)
+	}
 	if c.Knowledge.Path != "" && !filepath.IsAbs(c.Knowledge.Path) {
 		c.Knowledge.Path = filepath.Join(c.dir, c.Knowledge.Path)
 	}
@@ -306,6 +321,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Knowledge.LLM.BaseURL != "" && c.Knowledge.LLM.Model == "" {
 		return fmt.Errorf("knowledge.llm.model is required with base_url (or TIER0_LLM_MODEL)")
+	}
+	if c.Handoff.Profiles.File != "" && c.Handoff.Profiles.URL != "" {
+		return fmt.Errorf("handoff.profiles: set file or url, not both")
 	}
 	for i, f := range c.Consulting.Flows {
 		if f.Name == "" || len(f.Keywords) == 0 || len(f.Questions) == 0 {
