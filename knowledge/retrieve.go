@@ -207,7 +207,10 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 	if err := ix.checkCurrent(len(vec)); err != nil {
 		return Retrieval{}, err
 	}
-	keep := func(d int) bool { return opt.Filter.keep(&v.lex.docs[d]) }
+	var keep func(int) bool // nil: no filter, nothing to check per vector
+	if !opt.Filter.empty() {
+		keep = func(d int) bool { return opt.Filter.keep(&v.lex.docs[d]) }
+	}
 	for _, h := range v.lex.vectors.nearest(vec, pool, keep) {
 		c := &v.lex.docs[h.doc]
 		g := get(c)
