@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -85,6 +86,14 @@ func (e *Engine) Act(ctx context.Context, a AgentAction) (Result, error) {
 }
 
 func (t *turn) act(a AgentAction) error {
+	if err := t.apply(a); err != nil {
+		return err
+	}
+	t.recordBreaches()
+	return nil
+}
+
+func (t *turn) apply(a AgentAction) error {
 	c, tx := t.conv, t.e.cfg.Texts
 	// Replies go where the customer is.
 	t.msg.Channel, t.msg.ThreadKey, t.msg.User = c.Channel, c.ThreadKey, c.User
@@ -169,4 +178,47 @@ type TicketState struct {
 	ClaimedAt       time.Time `json:"claimed_at,omitzero"`
 	FirstResponseAt time.Time `json:"first_response_at,omitzero"`
 	ResolvedAt      time.Time `json:"resolved_at,omitzero"`
+	// Breached lists the SLA clocks already recorded as breached.
+	Breached []string `json:"breached,omitempty"`
+}
+
+// SLA clocks a ticket can breach.
+const (
+	SLAFirstResponse = "first_response"
+	SLAResolution    = "resolution"
+)
+
+// Breaches returns the SLA clocks the ticket has run past at now: a first
+// response that came (or has not come) after its due time, a resolution
+// likewise.
+func (ts *TicketState) Breaches(now time.Time) []string {
+	late := func(due, done time.Time) bool {
+		if due.IsZero() {
+			return false
+		}
+		if done.IsZero() {
+			return now.After(due)
+		}
+		return done.After(due)
+	}
+	var out []string
+	if late(ts.FirstResponseDue, ts.FirstResponseAt) {
+		out = append(out, SLAFirstResponse)
+	}
+	if late(ts.ResolveDue, ts.ResolvedAt) {
+		out = append(out, SLAResolution)
+	}
+	return out
+}
+
+// recordBreaches records an sla_breached event, once, for each clock the
+// ticket has run past.
+func (t *turn) recordBreaches() {
+	ts := t.conv.TicketState
+	for _, b := range ts.Breaches(t.now) {
+		if !slices.Contains(ts.Breached, b) {
+			ts.Breached = append(ts.Breached, b)
+			t.event(EventSLABreached, "clock", b, "ticket", t.conv.Ticket, "priority", ts.Priority)
+		}
+	}
 }

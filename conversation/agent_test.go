@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/handoff"
 )
 
 func TestAgentWorksATicket(t *testing.T) {
@@ -140,5 +142,62 @@ func TestAgentActionErrors(t *testing.T) {
 	_, err = e.Act(ctx, conversation.AgentAction{ConversationKey: "webchat:h", DedupeKey: "claim-2", Agent: ada, Kind: conversation.AgentClaim})
 	if conversation.ErrorCode(err) != conversation.Conflict {
 		t.Errorf("claim after hand back: %v, want a conflict", err)
+	}
+}
+
+func TestSLAClocksAndBreaches(t *testing.T) {
+	s := stores()["bolt"](t)
+	now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	desk, err := handoff.NewDesk(s, handoff.Config{TicketPrefix: "IT", Priority: "P3", Now: clock,
+		SLA: map[string]handoff.SLA{"P3": {FirstResponse: time.Hour, Resolution: 4 * time.Hour}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := conversation.NewEngine(s, &keywordKnowledge{}, desk, conversation.EngineConfig{Now: clock})
+	ctx := context.Background()
+	if _, err := e.Handle(ctx, msg("webchat:sla", "m1", "I need a human")); err != nil {
+		t.Fatal(err)
+	}
+	ada := conversation.Identity{ID: "agent-7"}
+	steps := []struct {
+		after      time.Duration
+		kind       conversation.AgentActionKind
+		wantBreach []string // sla_breached events this action records
+	}{
+		{30 * time.Minute, conversation.AgentClaim, nil},
+		{2 * time.Hour, conversation.AgentReply, []string{conversation.SLAFirstResponse}}, // first reply an hour late
+		{3 * time.Hour, conversation.AgentNote, nil},                                      // nothing new to record
+		{5 * time.Hour, conversation.AgentResolve, []string{conversation.SLAResolution}},
+	}
+	start := now
+	for i, st := range steps {
+		now = start.Add(st.after)
+		if _, err := e.Act(ctx, conversation.AgentAction{ConversationKey: "webchat:sla", DedupeKey: fmt.Sprint("a", i), Agent: ada, Kind: st.kind, Text: "ok"}); err != nil {
+			t.Fatalf("%s: %v", st.kind, err)
+		}
+		evs, err := s.Events(ctx, "webchat:sla", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range evs {
+			if ev.Type == conversation.EventSLABreached && ev.At.Equal(now) {
+				got = append(got, ev.Data["clock"])
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(st.wantBreach, ",") {
+			t.Errorf("%s after %s: breaches %v, want %v", st.kind, st.after, got, st.wantBreach)
+		}
+	}
+	c, err := s.Load(ctx, "webchat:sla")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ts := c.TicketState; !ts.FirstResponseDue.Equal(start.Add(time.Hour)) || !ts.ResolveDue.Equal(start.Add(4*time.Hour)) || len(ts.Breached) != 2 {
+		t.Errorf("ticket clocks %+v, want due times from the P3 SLA and both breaches recorded", ts)
+	}
+	if got := (&conversation.TicketState{Ticket: conversation.Ticket{FirstResponseDue: start}}).Breaches(start.Add(-time.Minute)); len(got) != 0 {
+		t.Errorf("breaches before the due time: %v", got)
 	}
 }

@@ -136,6 +136,7 @@ const (
 	EventConsultAnswered EventType = "consult_answered"
 	EventAgent           EventType = "agent"
 	EventCSAT            EventType = "csat"
+	EventSLABreached     EventType = "sla_breached"
 )
 
 // Event is a domain event: for analytics, audit and other replicas.

@@ -133,6 +133,10 @@ type Ticket struct {
 	Priority string `json:"priority"`
 	Team     string `json:"team"`
 	Assignee string `json:"assignee,omitempty"`
+	// FirstResponseDue and ResolveDue are the SLA clocks set by the desk
+	// from the priority; zero when no SLA applies.
+	FirstResponseDue time.Time `json:"first_response_due,omitzero"`
+	ResolveDue       time.Time `json:"resolve_due,omitzero"`
 }
 
 // HandoffRequest is what the engine passes when a thread goes to a human.

@@ -46,6 +46,15 @@ type Config struct {
 	// Profiles, when set, looks the customer up: the tier feeds the
 	// priority rules and the profile goes on the handoff card.
 	Profiles Profiles
+	// SLA sets a ticket's clocks by priority ("P1".."P4"); a priority
+	// without an entry has none.
+	SLA map[string]SLA
+}
+
+// SLA is the service level of one priority.
+type SLA struct {
+	FirstResponse time.Duration // from handoff to the first agent reply
+	Resolution    time.Duration // from handoff to resolved
 }
 
 var (
@@ -60,6 +69,11 @@ func (c Config) Validate() error {
 	}
 	if c.Priority != "" && !priorityRE.MatchString(c.Priority) {
 		return conversation.Errorf(conversation.Invalid, "handoff: priority %q must be one of P1, P2, P3, P4", c.Priority)
+	}
+	for p, sla := range c.SLA {
+		if !priorityRE.MatchString(p) || sla.FirstResponse < 0 || sla.Resolution < 0 {
+			return conversation.Errorf(conversation.Invalid, "handoff: SLA %q: want a priority P1..P4 with durations of zero or more", p)
+		}
 	}
 	if len(c.Priorities.Rules) > 0 {
 		if err := c.Priorities.Validate(); err != nil {
@@ -140,9 +154,18 @@ func (d *Desk) Open(ctx context.Context, r conversation.HandoffRequest) (convers
 	team, _, _ := d.cfg.Routes.Decide(in, d.cfg.Now())
 	t := conversation.Ticket{
 		ID:       fmt.Sprintf("%s-%d", d.cfg.TicketPrefix, d.cfg.FirstNumber+n),
-		Status:   "open",
+		Status:   conversation.TicketOpen,
 		Priority: priority,
 		Team:     team,
+	}
+	if sla, ok := d.cfg.SLA[priority]; ok {
+		now := d.cfg.Now()
+		if sla.FirstResponse > 0 {
+			t.FirstResponseDue = now.Add(sla.FirstResponse)
+		}
+		if sla.Resolution > 0 {
+			t.ResolveDue = now.Add(sla.Resolution)
+		}
 	}
 	if d.cfg.StaffChannel == "" {
 		return t, nil, nil

@@ -181,6 +181,12 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, ev
 		}
 		hc.Routes.Rules = append(hc.Routes.Rules, rule)
 	}
+	for p, sla := range c.Handoff.SLA {
+		if hc.SLA == nil {
+			hc.SLA = map[string]handoff.SLA{}
+		}
+		hc.SLA[p] = handoff.SLA{FirstResponse: sla.FirstResponse, Resolution: sla.Resolution}
+	}
 	switch pc := c.Handoff.Profiles; {
 	case pc.File != "":
 		p, err := handoff.LoadProfiles(pc.File)

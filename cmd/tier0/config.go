@@ -117,6 +117,14 @@ type HandoffConfig struct {
 	// details for the handoff card): a YAML/JSON file, or an HTTP JSON
 	// endpoint (bearer token from TIER0_PROFILES_TOKEN).
 	Profiles ProfilesConfig `yaml:"profiles"`
+	// SLA per priority: first_response and resolution durations.
+	SLA map[string]SLAConfig `yaml:"sla"`
+}
+
+// SLAConfig is the service level of one priority.
+type SLAConfig struct {
+	FirstResponse time.Duration `yaml:"first_response"`
+	Resolution    time.Duration `yaml:"resolution"`
 }
 
 // ProfilesConfig selects the customer profile source.
