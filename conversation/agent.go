@@ -21,6 +21,18 @@ const (
 	AgentHandBack AgentActionKind = "hand_back" // give the thread back to the bot
 )
 
+// Dedupe namespaces: customer messages and agent actions of one
+// conversation are recorded under different prefixes, so no id of one can
+// ever be mistaken for an id of the other.
+const (
+	customerDedupePrefix = "c:"
+	agentDedupePrefix    = "a:"
+)
+
+// StoredDedupeKey is the key under which the store records that message
+// m was handled (Store.Seen answers for it).
+func StoredDedupeKey(m Message) string { return customerDedupePrefix + m.DedupeKey }
+
 // ActionCSAT is the action id of the satisfaction buttons sent on
 // resolve; its value is "1" (bad) … "5" (great).
 const ActionCSAT = "csat"
@@ -50,8 +62,8 @@ func (a *AgentAction) Validate() error {
 	switch {
 	case !validKey(a.ConversationKey):
 		return Errorf(Invalid, "agent action: conversation key must be 1..%d printable characters", MaxKeyLen)
-	case !validKey(a.DedupeKey):
-		return Errorf(Invalid, "agent action: dedupe key must be 1..%d printable characters", MaxKeyLen)
+	case !validKey(a.DedupeKey) || len(a.DedupeKey) > MaxKeyLen-len(agentDedupePrefix):
+		return Errorf(Invalid, "agent action: dedupe key must be 1..%d printable characters", MaxKeyLen-len(agentDedupePrefix))
 	case a.Agent.ID == "":
 		return Errorf(Invalid, "agent action: no agent")
 	case !utf8.ValidString(a.Text) || utf8.RuneCountInString(a.Text) > MaxTextLen:
@@ -78,9 +90,12 @@ func (e *Engine) Act(ctx context.Context, a AgentAction) (Result, error) {
 		return Result{}, err
 	}
 	now := e.cfg.Now()
+	// Agent actions have their own dedupe namespace, so a console's ids
+	// never collide with the customer's message ids.
+	dedupe := agentDedupePrefix + a.DedupeKey
 	// The customer's coordinates come from the conversation, set in act.
-	m := &Message{ConversationKey: a.ConversationKey, DedupeKey: a.DedupeKey}
-	return e.run(ctx, a.ConversationKey, a.DedupeKey, m, now, nil, func(t *turn, ctx context.Context) error {
+	m := &Message{ConversationKey: a.ConversationKey, DedupeKey: dedupe}
+	return e.run(ctx, a.ConversationKey, dedupe, m, now, nil, func(t *turn, ctx context.Context) error {
 		return t.act(a)
 	})
 }

@@ -201,3 +201,22 @@ func TestSLAClocksAndBreaches(t *testing.T) {
 		t.Errorf("breaches before the due time: %v", got)
 	}
 }
+
+// A console's action id equal to a customer message id is a different
+// event: both take effect.
+func TestAgentDedupeKeysDoNotCollideWithCustomerMessages(t *testing.T) {
+	s := stores()["bolt"](t)
+	e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{})
+	ctx := context.Background()
+	if _, err := e.Handle(ctx, msg("webchat:d", "1", "I want a human")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Act(ctx, conversation.AgentAction{ConversationKey: "webchat:d", DedupeKey: "1", Agent: conversation.Identity{ID: "a"}, Kind: conversation.AgentClaim})
+	if err != nil || res.Duplicate || res.Phase != conversation.PhaseAgentActive {
+		t.Fatalf("claim with id 1: %+v, %v; want it applied", res, err)
+	}
+	res, err = e.Handle(ctx, msg("webchat:d", "agent:1", "hello?"))
+	if err != nil || res.Duplicate {
+		t.Fatalf("customer message with id agent:1: %+v, %v; want it handled", res, err)
+	}
+}

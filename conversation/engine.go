@@ -123,7 +123,7 @@ func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = now
 	}
-	return e.run(ctx, m.ConversationKey, m.DedupeKey, &m, now, func() *Conversation { return NewConversation(&m, now) }, (*turn).decide)
+	return e.run(ctx, m.ConversationKey, StoredDedupeKey(m), &m, now, func() *Conversation { return NewConversation(&m, now) }, (*turn).decide)
 }
 
 // run is one turn on conversation key: lock, dedupe and lease, load (or

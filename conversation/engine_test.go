@@ -236,7 +236,7 @@ func TestEngineInterruptedTurnIsNeitherLostNorDoubled(t *testing.T) {
 			if _, err := e.Handle(ctx, msg("webchat:int", "m1", "password?")); !errors.Is(err, context.Canceled) {
 				t.Fatalf("Handle with cancelled ctx: err = %v, want context.Canceled", err)
 			}
-			seen, err := s.Seen(context.Background(), "webchat:int", "m1")
+			seen, err := s.Seen(context.Background(), "webchat:int", conversation.StoredDedupeKey(msg("webchat:int", "m1", "")))
 			if err != nil || seen {
 				t.Fatalf("after interrupted turn Seen = %v (err %v), want false: the message must not be marked handled", seen, err)
 			}
