@@ -69,6 +69,7 @@ type Store interface {
 	Locker
 	Dedup
 	Outbox
+	TicketQueue
 	// Load returns the stored conversation or ErrNotFound.
 	Load(ctx context.Context, key string) (*Conversation, error)
 	// Commit applies c atomically under lease l and, on success, releases l.

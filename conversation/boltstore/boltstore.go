@@ -56,6 +56,7 @@ var (
 	bucketBacklog    = []byte("backlog")
 	bucketBacklogIdx = []byte("backlogidx")
 	bucketSeqs       = []byte("seqs")
+	bucketTickets    = []byte("tickets") // conversation key → TicketSummary JSON, queued tickets only
 
 	keyState   = []byte("state")
 	keyVersion = []byte("version")
@@ -116,7 +117,7 @@ func Open(path string, cfg Config) (*Store, error) {
 	}
 	db.NoSync = cfg.NoSync
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketConvs, bucketIdle, bucketSeen, bucketSeenExp, bucketBacklog, bucketBacklogIdx, bucketSeqs} {
+		for _, b := range [][]byte{bucketConvs, bucketIdle, bucketSeen, bucketSeenExp, bucketBacklog, bucketBacklogIdx, bucketSeqs, bucketTickets} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -402,6 +403,9 @@ func (s *Store) Commit(ctx context.Context, l conversation.Lease, c conversation
 		if eventIDs, err = s.appendEvents(convs, cb, p.Events); err != nil {
 			return err
 		}
+		if err := queue(tx, conv); err != nil {
+			return err
+		}
 		if len(c.Outbound) > 0 {
 			if err := appendOutbound(cb, c.Outbound, p.Outbound); err != nil {
 				return err
@@ -556,7 +560,56 @@ func (s *Store) purge(tx *bolt.Tx, key string) error {
 	if err := unhint(tx, key); err != nil {
 		return err
 	}
+	if err := tx.Bucket(bucketTickets).Delete([]byte(key)); err != nil {
+		return err
+	}
 	return convs.DeleteBucket([]byte(key))
+}
+
+// queue keeps the ticket queue in step with the conversation's ticket.
+func queue(tx *bolt.Tx, c *conversation.Conversation) error {
+	b := tx.Bucket(bucketTickets)
+	if !c.TicketState.Queued() {
+		return b.Delete([]byte(c.Key))
+	}
+	raw, err := json.Marshal(conversation.SummaryOf(c))
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(c.Key), raw)
+}
+
+// Tickets lists the queue (see conversation.TicketQueue). Conversations
+// that expired idle are left out. Errors: Invalid, Unavailable, Internal.
+func (s *Store) Tickets(ctx context.Context, q conversation.TicketQuery) ([]conversation.TicketSummary, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	var out []conversation.TicketSummary
+	err := s.view("read ticket queue", func(tx *bolt.Tx) error {
+		now := time.Now()
+		return tx.Bucket(bucketTickets).ForEach(func(k, v []byte) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			var t conversation.TicketSummary
+			if err := json.Unmarshal(v, &t); err != nil {
+				return conversation.Errorf(conversation.Internal, "ticket queue entry %q: %w", k, err)
+			}
+			if q.Matches(t) && s.live(tx, string(k), now) != nil {
+				out = append(out, t)
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	conversation.SortQueue(out)
+	if len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out, nil
 }
 
 // Pending returns up to limit undelivered messages of key, oldest first.

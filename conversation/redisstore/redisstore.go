@@ -18,6 +18,7 @@
 //	<prefix>:{<key>}:dlease       the dispatcher's delivery lease (ClaimOutbox)
 //	<prefix>:{<key>}:dfence       fencing counter of delivery leases
 //	<prefix>:outbox:backlog       zset: conversation key -> last hint (unix µs)
+//	<prefix>:tickets              zset: conversation key -> queue rank of its open ticket
 //	<prefix>:seq:{<name>}         counters for NextSequence
 //
 // In <key>, '%', '{' and '}' are percent-escaped so the hash tag always
@@ -55,6 +56,7 @@ type Store struct {
 	client    redis.UniversalClient
 	cfg       Config
 	backlog   string
+	tickets   string // zset: conversation key → QueueRank of its open ticket
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -76,7 +78,7 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	return &Store{client: client, cfg: cfg, backlog: cfg.Prefix + ":outbox:backlog"}, nil
+	return &Store{client: client, cfg: cfg, backlog: cfg.Prefix + ":outbox:backlog", tickets: cfg.Prefix + ":tickets"}, nil
 }
 
 // Client returns the store's Redis client, for health checks and tooling.
@@ -222,15 +224,27 @@ func (s *Store) commit(ctx context.Context, l conversation.Lease, c conversation
 	var cmd *redis.Cmd
 	hintScore := float64(time.Now().UnixMicro())
 	claimStart := time.Now()
-	if len(c.Outbound) > 0 {
-		// Hint first, in the same round trip: a crash after the hint leaves
-		// only a hint, which Settle clears.
+	if len(c.Outbound) > 0 || c.Conversation.TicketState != nil {
+		// Hints first, in the same round trip: a crash after them leaves
+		// only hints. An outbox hint is cleared by Settle; a ticket queue
+		// entry is checked against the stored state when the queue is read.
 		pipe := s.client.Pipeline()
-		hint := pipe.ZAdd(ctx, s.backlog, redis.Z{Score: hintScore, Member: key})
+		var hint redis.Cmder
+		if len(c.Outbound) > 0 {
+			hint = pipe.ZAdd(ctx, s.backlog, redis.Z{Score: hintScore, Member: key})
+		}
+		var queued redis.Cmder
+		if ts := c.Conversation.TicketState; ts.Queued() {
+			queued = pipe.ZAdd(ctx, s.tickets, redis.Z{Score: conversation.QueueRank(*ts), Member: key})
+		} else if ts != nil {
+			queued = pipe.ZRem(ctx, s.tickets, key)
+		}
 		cmd = commitScript.EvalSha(ctx, pipe, keys, args...)
 		_, _ = pipe.Exec(ctx)
-		if err := hint.Err(); err != nil {
-			return none, false, fail("commit conversation", key, err)
+		for _, h := range []redis.Cmder{hint, queued} {
+			if h != nil && h.Err() != nil {
+				return none, false, fail("commit conversation", key, h.Err())
+			}
 		}
 		if isNoScript(cmd.Err()) {
 			cmd = commitScript.Run(ctx, s.client, keys, args...)

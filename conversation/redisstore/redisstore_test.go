@@ -417,3 +417,36 @@ func TestClaimBusy(t *testing.T) {
 		})
 	}
 }
+
+// The queue index is a hint: an entry whose conversation expired is
+// dropped (and removed) when the queue is read.
+func TestTicketQueueDropsStaleEntries(t *testing.T) {
+	srv := redistest.Start(t)
+	s := newStore(t, srv, redisstore.Config{Prefix: "q"})
+	ctx := context.Background()
+	for _, key := range []string{"webchat:live", "webchat:gone"} {
+		c := &conversation.Conversation{Key: key, Channel: conversation.ChannelWebChat, Ticket: "IT-1",
+			TicketState: &conversation.TicketState{Ticket: conversation.Ticket{ID: "IT-1", Priority: "P2", Status: conversation.TicketOpen}}}
+		l, err := s.Acquire(ctx, key, time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Commit(ctx, l, conversation.Commit{Conversation: c}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw := srv.Client(t)
+	if err := raw.Del(ctx, "q:{webchat:gone}:state").Err(); err != nil { // as if it expired idle
+		t.Fatal(err)
+	}
+	got, err := s.Tickets(ctx, conversation.TicketQuery{Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].ConversationKey != "webchat:live" {
+		t.Fatalf("queue %+v, want only webchat:live", got)
+	}
+	if n, err := raw.ZCard(ctx, "q:tickets").Result(); err != nil || n != 1 {
+		t.Errorf("queue index holds %d entries (%v), want the stale one removed", n, err)
+	}
+}

@@ -77,6 +77,7 @@ func Run(t *testing.T, newStore func(t *testing.T) conversation.Store) {
 		{"Backlog", testBacklog},
 		{"Settle", testSettle},
 		{"NextSequence", testNextSequence},
+		{"TicketQueue", testTicketQueue},
 		{"NextSequenceConcurrent", testNextSequenceConcurrent},
 		{"Events", testEvents},
 		{"EventsCapped", testEventsCapped},

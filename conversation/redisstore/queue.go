@@ -1,0 +1,79 @@
+package redisstore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tier0/tier0/conversation"
+)
+
+// queueScanBatch and queueScanMax bound one Tickets call's reading of the
+// queue index.
+const (
+	queueScanBatch = 200
+	queueScanMax   = 20000
+)
+
+// Tickets lists the queue (see conversation.TicketQueue). The queue index
+// is a hint written before each commit; every entry is checked against
+// the conversation's stored state, and entries whose conversation expired
+// or whose ticket is no longer queued are removed. Errors: Invalid,
+// Unavailable, Internal.
+func (s *Store) Tickets(ctx context.Context, q conversation.TicketQuery) ([]conversation.TicketSummary, error) {
+	if err := q.Validate(); err != nil {
+		return nil, err
+	}
+	var out []conversation.TicketSummary
+	var stale []redis.Z
+	for start := int64(0); start < queueScanMax && len(out) < q.Limit; start += queueScanBatch {
+		entries, err := s.client.ZRangeWithScores(ctx, s.tickets, start, start+queueScanBatch-1).Result()
+		if err != nil {
+			return nil, fail("read ticket queue", "", err)
+		}
+		if len(entries) == 0 {
+			break
+		}
+		pipe := s.client.Pipeline()
+		states := make([]*redis.StringCmd, len(entries))
+		for i, e := range entries {
+			states[i] = pipe.HGet(ctx, s.tag(e.Member.(string))+":state", "d")
+		}
+		_, _ = pipe.Exec(ctx)
+		for i, e := range entries {
+			k := e.Member.(string)
+			raw, err := states[i].Result()
+			if errors.Is(err, redis.Nil) {
+				stale = append(stale, e)
+				continue
+			}
+			if err != nil {
+				return nil, fail("read ticket queue", k, err)
+			}
+			var c conversation.Conversation
+			if err := json.Unmarshal([]byte(raw), &c); err != nil {
+				return nil, conversation.Errorf(conversation.Internal, "ticket queue: decode conversation %q: %w", k, err)
+			}
+			if !c.TicketState.Queued() {
+				stale = append(stale, e)
+				continue
+			}
+			if t := conversation.SummaryOf(&c); q.Matches(t) && len(out) < q.Limit {
+				out = append(out, t)
+			}
+		}
+	}
+	// Remove stale entries only while their score is the one read: a
+	// commit that re-queued the conversation meanwhile wrote a new score.
+	// Best effort: the next read retries.
+	for _, e := range stale {
+		_ = settleScript.Run(ctx, s.client, []string{s.tickets}, e.Member, strconv.FormatFloat(e.Score, 'f', -1, 64)).Err()
+	}
+	// The index orders by rank already; equal ranks by key, like the
+	// embedded store.
+	conversation.SortQueue(out)
+	return out, nil
+}
