@@ -220,3 +220,60 @@ func TestAgentDedupeKeysDoNotCollideWithCustomerMessages(t *testing.T) {
 		t.Fatalf("customer message with id agent:1: %+v, %v; want it handled", res, err)
 	}
 }
+
+func TestSLASweepRecordsBreachesOfUntouchedTickets(t *testing.T) {
+	for name, open := range stores() {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			now := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+			clock := func() time.Time { return now }
+			desk, err := handoff.NewDesk(s, handoff.Config{TicketPrefix: "IT", Priority: "P2", Now: clock,
+				SLA: map[string]handoff.SLA{"P2": {FirstResponse: time.Hour, Resolution: 8 * time.Hour}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Two replicas sweep the same store.
+			e1 := conversation.NewEngine(s, &keywordKnowledge{}, desk, conversation.EngineConfig{Now: clock})
+			e2 := conversation.NewEngine(s, &keywordKnowledge{}, desk, conversation.EngineConfig{Now: clock})
+			ctx := context.Background()
+			if _, err := e1.Handle(ctx, msg("webchat:sw", "m1", "I want a human")); err != nil {
+				t.Fatal(err)
+			}
+			sweep := func(e *conversation.Engine) int {
+				t.Helper()
+				n, err := e.SweepSLA(ctx, 100)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			if n := sweep(e1); n != 0 {
+				t.Errorf("sweep before any due time recorded %d", n)
+			}
+			now = now.Add(90 * time.Minute)
+			if n1, n2 := sweep(e1), sweep(e2); n1+n2 != 1 {
+				t.Errorf("sweeps after the first-response due time recorded %d + %d, want 1 in all", n1, n2)
+			}
+			if n := sweep(e2); n != 0 {
+				t.Errorf("a repeated sweep recorded %d, want 0", n)
+			}
+			now = now.Add(8 * time.Hour)
+			if n := sweep(e2); n != 1 {
+				t.Errorf("sweep after the resolution due time recorded %d, want 1", n)
+			}
+			evs, err := s.Events(ctx, "webchat:sw", 100)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var clocks []string
+			for _, ev := range evs {
+				if ev.Type == conversation.EventSLABreached {
+					clocks = append(clocks, ev.Data["clock"])
+				}
+			}
+			if strings.Join(clocks, ",") != "first_response,resolution" {
+				t.Errorf("breach events %v, want first_response then resolution, once each", clocks)
+			}
+		})
+	}
+}

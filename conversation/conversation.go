@@ -81,7 +81,7 @@ type Conversation struct {
 	// otherwise; Slots are the consulting answers given so far.
 	Consulting *Consulting `json:"consulting,omitempty"`
 	Slots      []Slot      `json:"slots,omitempty"`
-	Turns      int         `json:"turns"` // inbound messages handled, all time
+	Turns      int         `json:"turns"` // turns committed, all time (messages, agent actions, SLA sweeps)
 	CreatedAt  time.Time   `json:"created_at"`
 	UpdatedAt  time.Time   `json:"updated_at"`
 }

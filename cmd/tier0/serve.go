@@ -150,7 +150,14 @@ func (m *Main) Run(ctx context.Context) error {
 	m.engine.DeliverWith(m.dispatcher)
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopDeliver, m.delivered = stop, make(chan struct{})
-	go func() { defer close(m.delivered); _ = m.dispatcher.Run(dctx) }()
+	go func() {
+		defer close(m.delivered)
+		var wg sync.WaitGroup
+		// Tickets nobody touched still get their SLA breaches recorded.
+		wg.Go(func() { m.engine.RunSLASweeper(dctx, time.Minute) })
+		_ = m.dispatcher.Run(dctx)
+		wg.Wait()
+	}()
 
 	m.ln, err = net.Listen("tcp", c.Listen)
 	if err != nil {
