@@ -239,10 +239,22 @@ func weekdays(names []string) ([]time.Weekday, error) {
 // webchatSecret returns the session-signing key: TIER0_WEBCHAT_SECRET, or a
 // random key generated once into <data_dir>/webchat.key (mode 0600).
 func webchatSecret(c *Config) ([]byte, error) {
-	if c.WebChat.Secret != "" {
-		return []byte(c.WebChat.Secret), nil
+	return secretKey(c.WebChat.Secret, filepath.Join(c.DataDir, "webchat.key"))
+}
+
+// consoleSecret returns the agent console's session key:
+// TIER0_CONSOLE_SECRET, or a random key generated once into
+// <data_dir>/console.key.
+func consoleSecret(c *Config) ([]byte, error) {
+	return secretKey(c.Console.Secret, filepath.Join(c.DataDir, "console.key"))
+}
+
+// secretKey returns configured when set, else the key stored at path,
+// generating it (mode 0600) on first use.
+func secretKey(configured, path string) ([]byte, error) {
+	if configured != "" {
+		return []byte(configured), nil
 	}
-	path := filepath.Join(c.DataDir, "webchat.key")
 	b, err := os.ReadFile(path)
 	if err == nil && len(b) >= 64 {
 		return b, nil
@@ -255,7 +267,7 @@ func webchatSecret(c *Config) ([]byte, error) {
 		return nil, err
 	}
 	key := []byte(hex.EncodeToString(k[:]))
-	if err := os.MkdirAll(c.DataDir, 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, err
 	}
 	if err := os.WriteFile(path, key, 0o600); err != nil {

@@ -32,6 +32,8 @@ type Config struct {
 	Texts     TextsConfig     `yaml:"texts"`
 	// Consulting: the questions asked before a thread goes to a person.
 	Consulting ConsultingConfig `yaml:"consulting"`
+	// Console: the web agent console at /console/.
+	Console ConsoleConfig `yaml:"console"`
 
 	// dir is the directory of the config file; relative paths in the
 	// file are resolved against it.
@@ -191,6 +193,25 @@ type FlowConfig struct {
 	Questions []string `yaml:"questions"`
 }
 
+// ConsoleConfig configures the web agent console. Accounts hold bcrypt
+// hashes (make one with `tier0 passwd`); TIER0_CONSOLE_PASSWORD adds an
+// account "admin" with that password for trying it out.
+type ConsoleConfig struct {
+	SessionTTL   time.Duration   `yaml:"session_ttl"`
+	SecureCookie bool            `yaml:"secure_cookie"` // true behind a TLS-terminating proxy
+	Accounts     []AccountConfig `yaml:"accounts"`
+	Secret       string          `yaml:"-"` // TIER0_CONSOLE_SECRET (the same on every replica)
+	AdminPass    string          `yaml:"-"` // TIER0_CONSOLE_PASSWORD
+}
+
+// AccountConfig is one agent account.
+type AccountConfig struct {
+	Username     string   `yaml:"username"`
+	Name         string   `yaml:"name"`
+	PasswordHash string   `yaml:"password_hash"`
+	Teams        []string `yaml:"teams"`
+}
+
 // TextsConfig overrides the bot's own sentences.
 type TextsConfig struct {
 	NotSure       string   `yaml:"not_sure"`
@@ -252,6 +273,8 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str("TIER0_LLM_MODEL", &c.Knowledge.LLM.Model)
 	str("TIER0_LLM_API_KEY", &c.Knowledge.LLM.APIKey)
 	str("TIER0_PROFILES_TOKEN", &c.Handoff.Profiles.Token)
+	str("TIER0_CONSOLE_SECRET", &c.Console.Secret)
+	str("TIER0_CONSOLE_PASSWORD", &c.Console.AdminPass)
 	if v := getenv("TIER0_REDIS_ADDR"); v != "" {
 		c.Store.Redis.Addrs = strings.Split(v, ",")
 		if c.Store.Driver == "" || getenv("TIER0_STORE") == "" {
@@ -340,6 +363,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Consulting.MaxQuestions < -1 || c.Consulting.MaxQuestions > 10 {
 		return fmt.Errorf("consulting.max_questions %d: want -1 (off), 0 (default 2) or 1..10", c.Consulting.MaxQuestions)
+	}
+	if c.Console.Secret != "" && len(c.Console.Secret) < 32 {
+		return fmt.Errorf("TIER0_CONSOLE_SECRET must be at least 32 characters")
 	}
 	if c.WebChat.Secret != "" && len(c.WebChat.Secret) < 32 {
 		return fmt.Errorf("TIER0_WEBCHAT_SECRET must be at least 32 characters")

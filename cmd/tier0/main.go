@@ -26,6 +26,7 @@ Usage:
   tier0 bench  [flags]                 load benchmark against a real Redis; prints one RESULT line
   tier0 bench knowledge [flags]        ingestion, retrieval and memory on a 10,000-chunk index
   tier0 eval   -dataset D -path DIR    answer quality on clinc150|banking77|clariq (-split val|test); one RESULT line
+  tier0 passwd < password              print the bcrypt hash of a password for console.accounts
   tier0 help                           this text
 
 Run "tier0 <command> -h" for the flags of a command. Settings come from the
@@ -81,6 +82,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runBench(ctx, rest, stdout, stderr)
 	case "eval":
 		return runEval(ctx, rest, stdout, stderr)
+	case "passwd":
+		return runPasswd(stdin, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -15,10 +15,13 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/tier0/tier0/adapters/agentconsole"
 	"github.com/tier0/tier0/adapters/webchat"
 	"github.com/tier0/tier0/conversation"
 	"github.com/tier0/tier0/conversation/metrics"
@@ -43,6 +46,7 @@ type Main struct {
 	engine     *conversation.Engine
 	dispatcher *conversation.Dispatcher
 	webchat    *webchat.Adapter
+	console    *agentconsole.Console // nil without agent accounts
 	liveHub    *redisstore.LiveHub
 	metrics    *prometheus.Registry // what GET /metrics serves
 	ln         net.Listener
@@ -145,6 +149,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("web chat: %w", err)
 	}
 
+	if m.console, err = newConsole(c, m.store, m.engine, log); err != nil {
+		return fmt.Errorf("agent console: %w", err)
+	}
+
 	m.dispatcher = conversation.NewDispatcher(m.store, conversation.DispatcherConfig{Logger: log})
 	m.dispatcher.Register(conversation.ChannelWebChat, m.webchat)
 	m.engine.DeliverWith(m.dispatcher)
@@ -207,8 +215,42 @@ func (m *Main) routes() http.Handler {
 		ErrorLog: slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 		Registry: m.metrics,
 	}))
+	if m.console != nil {
+		mux.Handle(agentconsole.Prefix, m.console.Handler())
+		mux.Handle("/console", m.console.Handler())
+	}
 	mux.Handle("/", m.webchat.Handler())
 	return mux
+}
+
+// newConsole builds the agent console from the configured accounts (and
+// the TIER0_CONSOLE_PASSWORD admin); nil when there are none.
+func newConsole(c *Config, store conversation.Store, engine *conversation.Engine, log *slog.Logger) (*agentconsole.Console, error) {
+	var accounts []agentconsole.Account
+	for _, a := range c.Console.Accounts {
+		accounts = append(accounts, agentconsole.Account{Username: a.Username, Name: a.Name, PasswordHash: a.PasswordHash, Teams: a.Teams})
+	}
+	if c.Console.AdminPass != "" {
+		hash, err := bcrypt.GenerateFromPassword([]byte(c.Console.AdminPass), bcrypt.DefaultCost)
+		if err != nil {
+			return nil, fmt.Errorf("TIER0_CONSOLE_PASSWORD: %w", err)
+		}
+		accounts = append(accounts, agentconsole.Account{Username: "admin", Name: "Admin", PasswordHash: string(hash)})
+	}
+	if len(accounts) == 0 {
+		log.Info("agent console off: no accounts (set console.accounts, or TIER0_CONSOLE_PASSWORD for an admin account)")
+		return nil, nil
+	}
+	secret, err := consoleSecret(c)
+	if err != nil {
+		return nil, err
+	}
+	return agentconsole.New(agentconsole.Config{
+		Accounts:     accounts,
+		Secret:       secret,
+		SessionTTL:   c.Console.SessionTTL,
+		SecureCookie: c.Console.SecureCookie,
+	}, agentconsole.Deps{Queue: store, Agents: engine}, log)
 }
 
 // newMetricsRegistry returns a private registry holding the Go runtime

@@ -1,0 +1,555 @@
+// Package agentconsole is the web agent console, the embedded default
+// staff channel: human agents log in, watch the ticket queue, read a
+// handed-off conversation (internal notes included) with the bot's
+// suggested reply, and claim, reply, note, resolve or hand back.
+//
+// Routes served by [Console.Handler], with full paths so the server
+// mounts it at "/console/" without stripping the prefix:
+//
+//	GET  /console/                                  the console page (plus console.js, console.css)
+//	POST /console/api/login                         {username,password} → {"csrf_token","name","username"}, sets the session cookie
+//	POST /console/api/logout                        ends the session (X-CSRF-Token)
+//	GET  /console/api/session                       {"csrf_token","name","username"} of the current session
+//	GET  /console/api/tickets?team=&status=         the queue, most urgent first
+//	GET  /console/api/tickets/{key}[?suggest=0]     one ticket's conversation for agents (+ suggested reply)
+//	POST /console/api/tickets/{key}/actions         {kind,text,action_id} (X-CSRF-Token)
+//
+// The session is a cookie holding an HMAC-signed statement of the
+// username and expiry; the CSRF token is an HMAC of that cookie. Every
+// error is JSON: {"error":{"code":"…","message":"…"}}.
+package agentconsole
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/tier0/tier0/conversation"
+)
+
+// Queue reads tickets and conversations: the conversation.Store.
+type Queue interface {
+	// Tickets returns the queue. Errors: Invalid, Unavailable.
+	Tickets(ctx context.Context, q conversation.TicketQuery) ([]conversation.TicketSummary, error)
+	// Load returns a conversation. Errors: NotFound, Unavailable.
+	Load(ctx context.Context, key string) (*conversation.Conversation, error)
+}
+
+// Agents carries out agent actions and drafts replies: the
+// conversation.Engine.
+type Agents interface {
+	// Act applies an agent action. Errors: Invalid, NotFound, Conflict, Unavailable.
+	Act(ctx context.Context, a conversation.AgentAction) (conversation.Result, error)
+	// SuggestReply drafts a reply. Errors: NotFound, Invalid, Unavailable.
+	SuggestReply(ctx context.Context, key string) (conversation.Answer, error)
+}
+
+// Deps are the ports the console works through.
+type Deps struct {
+	Queue  Queue
+	Agents Agents
+}
+
+// Limits on configuration values and requests.
+const (
+	MinSecretLen      = 32
+	MaxUsernameLen    = 64
+	MaxNameLen        = 100
+	MaxTeamLen        = 100
+	MaxActionIDLen    = 128
+	MaxPasswordLen    = 72 // bcrypt uses at most 72 bytes
+	DefaultQueueLimit = 200
+)
+
+// Account is one agent who may log in.
+type Account struct {
+	// Username is the login name and the agent id on tickets:
+	// 1..64 of A-Z a-z 0-9 . _ @ -.
+	Username string
+	// Name is shown to customers ("Ada has joined the conversation").
+	Name string
+	// PasswordHash is a bcrypt hash (e.g. from `htpasswd -nbB` or
+	// bcrypt.GenerateFromPassword).
+	PasswordHash string
+	// Teams limits the agent to tickets of these teams; empty means all.
+	Teams []string
+}
+
+// Config configures the console. Zero values take the defaults; Secret
+// and at least one account are required.
+type Config struct {
+	Accounts []Account
+	// Secret signs sessions and CSRF tokens, at least 32 bytes. Every
+	// replica must use the same one; changing it ends all sessions.
+	Secret []byte
+	// SessionTTL is how long a login lasts (default 12h).
+	SessionTTL time.Duration
+	// MaxBodyBytes bounds request bodies (default 16 KiB); larger → 413.
+	MaxBodyBytes int64
+	// LoginsPerMinute bounds login attempts per client IP (default 10).
+	LoginsPerMinute int
+	// SecureCookie sets the Secure attribute on the session cookie even
+	// when the request did not come over TLS (behind a TLS proxy).
+	SecureCookie bool
+	// Now is the clock (default time.Now); tests inject a fake.
+	Now func() time.Time
+}
+
+func (c Config) withDefaults() Config {
+	if c.SessionTTL == 0 {
+		c.SessionTTL = 12 * time.Hour
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 16 << 10
+	}
+	if c.LoginsPerMinute == 0 {
+		c.LoginsPerMinute = 10
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Validate checks the configuration. It returns an Invalid error naming
+// the first problem: a short Secret, no or malformed accounts (bad
+// username, name, team or a password hash that is not bcrypt), duplicate
+// usernames, out-of-range numbers.
+func (c Config) Validate() error {
+	inv := func(format string, args ...any) error {
+		return conversation.Errorf(conversation.Invalid, "agent console config: "+format, args...)
+	}
+	switch {
+	case len(c.Secret) < MinSecretLen:
+		return inv("Secret must be at least %d bytes (got %d)", MinSecretLen, len(c.Secret))
+	case len(c.Accounts) == 0:
+		return inv("at least one account is required")
+	case c.SessionTTL < 0 || c.SessionTTL > 0 && (c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour):
+		return inv("SessionTTL must be between 1m and 720h")
+	case c.MaxBodyBytes < 0 || c.MaxBodyBytes > 0 && (c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 1<<20):
+		return inv("MaxBodyBytes must be between 1 KiB and 1 MiB")
+	case c.LoginsPerMinute < 0 || c.LoginsPerMinute > 1000:
+		return inv("LoginsPerMinute must be between 0 (default) and 1000")
+	}
+	seen := make(map[string]bool)
+	for i, a := range c.Accounts {
+		switch {
+		case !validUsername(a.Username):
+			return inv("account %d: username must be 1..%d of A-Z a-z 0-9 . _ @ -", i, MaxUsernameLen)
+		case seen[a.Username]:
+			return inv("account %q appears twice", a.Username)
+		case !printable(a.Name, MaxNameLen):
+			return inv("account %q: name must be 1..%d printable characters", a.Username, MaxNameLen)
+		}
+		if _, err := bcrypt.Cost([]byte(a.PasswordHash)); err != nil {
+			return inv("account %q: password hash is not a bcrypt hash", a.Username)
+		}
+		for _, t := range a.Teams {
+			if !printable(t, MaxTeamLen) {
+				return inv("account %q: team names must be 1..%d printable characters", a.Username, MaxTeamLen)
+			}
+		}
+		seen[a.Username] = true
+	}
+	return nil
+}
+
+func validUsername(s string) bool { return isWord(s, MaxUsernameLen, "._@-") }
+
+func validActionID(s string) bool { return isWord(s, MaxActionIDLen, "-_.:") }
+
+// isWord reports whether s is 1..max bytes of ASCII letters, digits and
+// the bytes in extra.
+func isWord(s string, max int, extra string) bool {
+	if s == "" || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte(extra, c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// printable reports whether s is 1..max characters of valid UTF-8
+// without control characters.
+func printable(s string, max int) bool {
+	if s == "" || !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// Console is the web agent console.
+type Console struct {
+	cfg      Config
+	queue    Queue
+	agents   Agents
+	log      *slog.Logger
+	accounts []Account
+	auth     authenticator
+	assets   map[string]asset
+}
+
+// New returns a console over deps. log may be nil (slog.Default).
+// Errors: Invalid for a bad Config or missing deps; Internal when the
+// embedded page cannot be read.
+func New(cfg Config, deps Deps, log *slog.Logger) (*Console, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if deps.Queue == nil || deps.Agents == nil {
+		return nil, conversation.Errorf(conversation.Invalid, "agent console: Deps.Queue and Deps.Agents are required")
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	cfg = cfg.withDefaults()
+	auth, err := newAuthenticator(cfg)
+	if err != nil {
+		return nil, err
+	}
+	assets, err := loadAssets()
+	if err != nil {
+		return nil, err
+	}
+	return &Console{
+		cfg:      cfg,
+		queue:    deps.Queue,
+		agents:   deps.Agents,
+		log:      log.With("component", "agentconsole"),
+		accounts: slices.Clone(cfg.Accounts),
+		auth:     auth,
+		assets:   assets,
+	}, nil
+}
+
+// Prefix is the path the console's routes start with.
+const Prefix = "/console/"
+
+const apiPrefix = Prefix + "api/"
+
+// Handler returns the HTTP handler of the page and the API (routes in the
+// package documentation); mount it at Prefix with full paths.
+func (c *Console) Handler() http.Handler { return http.HandlerFunc(c.serveHTTP) }
+
+// pageCSP allows only the console's own script and style.
+const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// endpoint is one route; csrf marks state-changing routes that need the
+// X-CSRF-Token header, auth those that need a session.
+type endpoint struct {
+	method string
+	auth   bool
+	csrf   bool
+	serve  func(c *Console, w http.ResponseWriter, r *http.Request, s *session, key string) error
+}
+
+// route finds the endpoint of r's (escaped) path and the unescaped
+// conversation key in it, if any.
+func route(escaped string) (endpoint, string, error) {
+	switch escaped {
+	case Prefix, Prefix + "console.js", Prefix + "console.css":
+		return endpoint{method: http.MethodGet, serve: (*Console).serveAsset}, "", nil
+	case apiPrefix + "login":
+		return endpoint{method: http.MethodPost, serve: (*Console).login}, "", nil
+	case apiPrefix + "logout":
+		return endpoint{method: http.MethodPost, auth: true, csrf: true, serve: (*Console).logout}, "", nil
+	case apiPrefix + "session":
+		return endpoint{method: http.MethodGet, auth: true, serve: (*Console).sessionInfo}, "", nil
+	case apiPrefix + "tickets":
+		return endpoint{method: http.MethodGet, auth: true, serve: (*Console).tickets}, "", nil
+	}
+	rest, ok := strings.CutPrefix(escaped, apiPrefix+"tickets/")
+	if !ok {
+		return endpoint{}, "", errNotFound
+	}
+	raw, sub, _ := strings.Cut(rest, "/")
+	key, err := url.PathUnescape(raw)
+	if err != nil || !printable(key, conversation.MaxKeyLen) || len(key) > conversation.MaxKeyLen {
+		return endpoint{}, "", &apiError{status: http.StatusBadRequest, code: "invalid",
+			msg: fmt.Sprintf("the conversation key must be 1..%d printable characters, URL-escaped", conversation.MaxKeyLen)}
+	}
+	switch sub {
+	case "":
+		if strings.HasSuffix(rest, "/") {
+			return endpoint{}, "", errNotFound
+		}
+		return endpoint{method: http.MethodGet, auth: true, serve: (*Console).ticket}, key, nil
+	case "actions":
+		return endpoint{method: http.MethodPost, auth: true, csrf: true, serve: (*Console).act}, key, nil
+	}
+	return endpoint{}, "", errNotFound
+}
+
+var errNotFound = &apiError{status: http.StatusNotFound, code: "not_found", msg: "no such page or endpoint"}
+
+func (c *Console) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Security-Policy", pageCSP)
+	if r.URL.Path == strings.TrimSuffix(Prefix, "/") {
+		http.Redirect(w, r, Prefix, http.StatusMovedPermanently)
+		return
+	}
+	ep, key, err := route(r.URL.EscapedPath())
+	if err != nil {
+		c.writeError(w, r, err)
+		return
+	}
+	if r.Method != ep.method && !(r.Method == http.MethodHead && ep.method == http.MethodGet) {
+		c.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
+			msg: "this endpoint accepts " + ep.method, allow: ep.method})
+		return
+	}
+	var s *session
+	if ep.auth {
+		if s, err = c.auth.authenticate(r, ep.csrf); err != nil {
+			c.writeError(w, r, err)
+			return
+		}
+	}
+	if err := ep.serve(c, w, r, s, key); err != nil {
+		c.writeError(w, r, err)
+	}
+}
+
+// account returns the account of a username, nil when there is none.
+func (c *Console) account(username string) *Account {
+	for i := range c.accounts {
+		if c.accounts[i].Username == username {
+			return &c.accounts[i]
+		}
+	}
+	return nil
+}
+
+// mayWork reports whether acc works on team's tickets.
+func mayWork(acc *Account, team string) bool {
+	return len(acc.Teams) == 0 || slices.Contains(acc.Teams, team)
+}
+
+var knownStatuses = []string{conversation.TicketOpen, conversation.TicketInProgress, conversation.TicketResolved, conversation.TicketClosed}
+
+// queueResponse is the body of GET /console/api/tickets.
+type queueResponse struct {
+	Tickets []conversation.TicketSummary `json:"tickets"`
+}
+
+func (c *Console) tickets(w http.ResponseWriter, r *http.Request, s *session, _ string) error {
+	q := r.URL.Query()
+	var statuses []string
+	if st := q.Get("status"); st != "" {
+		for v := range strings.SplitSeq(st, ",") {
+			if !slices.Contains(knownStatuses, v) {
+				return &apiError{status: http.StatusBadRequest, code: "invalid",
+					msg: "status must be a comma-separated list of " + strings.Join(knownStatuses, ", ")}
+			}
+			statuses = append(statuses, v)
+		}
+	}
+	team := q.Get("team")
+	if team != "" && !printable(team, MaxTeamLen) {
+		return &apiError{status: http.StatusBadRequest, code: "invalid", msg: "team must be a printable name"}
+	}
+	acc := s.account
+	if team != "" && !mayWork(acc, team) {
+		return &apiError{status: http.StatusForbidden, code: "forbidden", msg: "you do not work on this team's tickets"}
+	}
+	teams := []string{team}
+	if team == "" && len(acc.Teams) > 0 {
+		teams = acc.Teams
+	}
+	out := []conversation.TicketSummary{}
+	for _, t := range teams {
+		got, err := c.queue.Tickets(r.Context(), conversation.TicketQuery{Team: t, Statuses: statuses, Limit: DefaultQueueLimit})
+		if err != nil {
+			return fmt.Errorf("list tickets: %w", err)
+		}
+		out = append(out, got...)
+	}
+	conversation.SortQueue(out)
+	writeJSON(w, http.StatusOK, queueResponse{Tickets: out})
+	return nil
+}
+
+// ticketResponse is the body of GET /console/api/tickets/{key}.
+type ticketResponse struct {
+	ConversationKey string                   `json:"conversation_key"`
+	Channel         conversation.Channel     `json:"channel"`
+	Customer        conversation.Identity    `json:"customer"`
+	Phase           conversation.Phase       `json:"phase"`
+	Ticket          conversation.TicketState `json:"ticket"`
+	History         []conversation.Turn      `json:"history"`
+	Slots           []conversation.Slot      `json:"slots"`
+	Suggestion      *suggestion              `json:"suggestion,omitempty"`
+	SuggestionError string                   `json:"suggestion_error,omitempty"`
+	UpdatedAt       time.Time                `json:"updated_at"`
+}
+
+// suggestion is the drafted reply shown to the agent.
+type suggestion struct {
+	Text      string                  `json:"text"`
+	Citations []conversation.Citation `json:"citations,omitempty"`
+	Confident bool                    `json:"confident"`
+}
+
+// loadTicket loads key's conversation for acc: NotFound when it does not
+// exist or has no ticket, Forbidden when the ticket is another team's.
+func (c *Console) loadTicket(ctx context.Context, acc *Account, key string) (*conversation.Conversation, error) {
+	conv, err := c.queue.Load(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("load conversation %s: %w", key, err)
+	}
+	if conv.TicketState == nil {
+		return nil, &apiError{status: http.StatusNotFound, code: "not_found", msg: "this conversation has no ticket"}
+	}
+	if !mayWork(acc, conv.TicketState.Team) {
+		return nil, &apiError{status: http.StatusForbidden, code: "forbidden", msg: "this ticket belongs to a team you do not work on"}
+	}
+	return conv, nil
+}
+
+func (c *Console) ticket(w http.ResponseWriter, r *http.Request, s *session, key string) error {
+	conv, err := c.loadTicket(r.Context(), s.account, key)
+	if err != nil {
+		return err
+	}
+	resp := ticketResponse{
+		ConversationKey: conv.Key, Channel: conv.Channel, Customer: conv.User, Phase: conv.Phase,
+		Ticket: *conv.TicketState, History: conv.History, Slots: conv.Slots, UpdatedAt: conv.UpdatedAt,
+	}
+	if resp.History == nil {
+		resp.History = []conversation.Turn{}
+	}
+	if resp.Slots == nil {
+		resp.Slots = []conversation.Slot{}
+	}
+	// Only for a ticket an agent still works on, never fatal, and skipped
+	// with ?suggest=0 (the page's polling) because drafting may be costly.
+	if conv.Phase.HumanOwned() && r.URL.Query().Get("suggest") != "0" {
+		if a, err := c.agents.SuggestReply(r.Context(), key); err != nil {
+			c.log.Debug("no suggested reply", "conversation", key, "err", err)
+			resp.SuggestionError = conversation.ErrorMessage(err)
+		} else if strings.TrimSpace(a.Text) != "" {
+			resp.Suggestion = &suggestion{Text: a.Text, Citations: a.Citations, Confident: a.Confident}
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// actionRequest is the body of POST …/actions.
+type actionRequest struct {
+	Kind     conversation.AgentActionKind `json:"kind"`
+	Text     string                       `json:"text"`
+	ActionID string                       `json:"action_id"`
+}
+
+// actionResponse is the answer to an action: the conversation's phase
+// after it and whether it had been applied before.
+type actionResponse struct {
+	Phase     conversation.Phase `json:"phase"`
+	Duplicate bool               `json:"duplicate"`
+}
+
+func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session, key string) error {
+	var req actionRequest
+	if err := decodeJSON(w, r, c.cfg.MaxBodyBytes, &req); err != nil {
+		return err
+	}
+	if !validActionID(req.ActionID) {
+		return &apiError{status: http.StatusBadRequest, code: "invalid",
+			msg: fmt.Sprintf("action_id is required: 1..%d of A-Z a-z 0-9 - _ . :", MaxActionIDLen)}
+	}
+	if _, err := c.loadTicket(r.Context(), s.account, key); err != nil {
+		return err
+	}
+	a := conversation.AgentAction{
+		ConversationKey: key,
+		DedupeKey:       req.ActionID,
+		Agent:           conversation.Identity{ID: s.account.Username, DisplayName: s.account.Name},
+		Kind:            req.Kind,
+		Text:            req.Text,
+	}
+	// An action goes through even when the agent closes the tab.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 30*time.Second)
+	defer cancel()
+	res, err := c.agents.Act(ctx, a)
+	if err != nil {
+		return fmt.Errorf("agent %s action %s on %s: %w", a.Agent.ID, a.Kind, key, err)
+	}
+	c.log.Info("agent action", "conversation", key, "agent", a.Agent.ID, "kind", string(a.Kind), "duplicate", res.Duplicate)
+	writeJSON(w, http.StatusOK, actionResponse{Phase: res.Phase, Duplicate: res.Duplicate})
+	return nil
+}
+
+// toAPIError maps any error to an HTTP answer: *apiError passes through,
+// conversation codes map Invalid → 400, Unauthorized → 401, NotFound →
+// 404, Conflict → 409, Unavailable (and timeouts) → 503, the rest → 500.
+func toAPIError(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return &apiError{status: http.StatusServiceUnavailable, code: "timeout", msg: msgBusy, retryAfter: 2, err: err}
+	}
+	switch conversation.ErrorCode(err) {
+	case conversation.Invalid:
+		return &apiError{status: http.StatusBadRequest, code: "invalid", msg: conversation.ErrorMessage(err), err: err}
+	case conversation.Unauthorized:
+		return &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: msgLogin, err: err}
+	case conversation.NotFound:
+		return &apiError{status: http.StatusNotFound, code: "not_found", msg: "no such conversation", err: err}
+	case conversation.Conflict:
+		return &apiError{status: http.StatusConflict, code: "conflict", msg: conversation.ErrorMessage(err), err: err}
+	case conversation.Unavailable:
+		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable", msg: msgBusy, retryAfter: 2, err: err}
+	}
+	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "Something went wrong on our side. Please try again.", err: err}
+}
+
+const (
+	msgBusy  = "The help desk is busy right now. Please try again in a moment."
+	msgLogin = "please log in"
+)
+
+// writeError answers with err as JSON and logs it (error level for 5xx).
+func (c *Console) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	e := toAPIError(err)
+	level := slog.LevelDebug
+	if e.status >= 500 {
+		level = slog.LevelError
+	}
+	c.log.Log(r.Context(), level, "agent console request failed",
+		"method", r.Method, "path", r.URL.Path, "status", e.status, "code", e.code, "err", err)
+	h := w.Header()
+	if e.retryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(e.retryAfter))
+	}
+	if e.allow != "" {
+		h.Set("Allow", e.allow)
+	}
+	writeJSON(w, e.status, errorBody{Error: errorDetail{Code: e.code, Message: e.msg}})
+}

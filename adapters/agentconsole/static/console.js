@@ -1,0 +1,187 @@
+// tier0 agent console. Plain script, no build step. Text from the server
+// is only ever set with textContent, never parsed as HTML.
+(function () {
+  'use strict';
+  var api = 'api/';
+  var csrf = '';
+  var current = null; // conversation key of the open ticket
+  var timer = null;
+  var $ = function (id) { return document.getElementById(id); };
+
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) { e.className = cls; }
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+
+  function actionID() {
+    var b = new Uint8Array(16);
+    crypto.getRandomValues(b);
+    return Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
+  }
+
+  function call(method, path, body) {
+    var opts = { method: method, credentials: 'same-origin', headers: {} };
+    if (body !== undefined) {
+      opts.headers['Content-Type'] = 'application/json';
+      opts.body = JSON.stringify(body);
+    }
+    if (method !== 'GET' && csrf) { opts.headers['X-CSRF-Token'] = csrf; }
+    return fetch(api + path, opts).then(function (res) {
+      if (res.status === 204) { return null; }
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (res.status === 401 && path !== 'login') { showLogin(); }
+        if (!res.ok) {
+          var msg = data && data.error ? data.error.message : 'request failed (' + res.status + ')';
+          var err = new Error(msg);
+          err.status = res.status;
+          throw err;
+        }
+        return data;
+      });
+    });
+  }
+
+  function showLogin() {
+    csrf = '';
+    current = null;
+    if (timer) { clearInterval(timer); timer = null; }
+    $('app').hidden = true;
+    $('logout').hidden = true;
+    $('who').textContent = '';
+    $('login').hidden = false;
+  }
+
+  function showApp(s) {
+    csrf = s.csrf_token;
+    $('who').textContent = s.name;
+    $('login').hidden = true;
+    $('logout').hidden = false;
+    $('app').hidden = false;
+    refresh();
+    if (!timer) { timer = setInterval(refresh, 3000); }
+  }
+
+  function age(iso) {
+    var s = Math.max(0, Math.floor((Date.now() - new Date(iso).getTime()) / 1000));
+    if (s < 60) { return s + 's'; }
+    if (s < 3600) { return Math.floor(s / 60) + 'm'; }
+    if (s < 86400) { return Math.floor(s / 3600) + 'h'; }
+    return Math.floor(s / 86400) + 'd';
+  }
+
+  function renderQueue(list) {
+    var body = $('queue-body');
+    body.replaceChildren();
+    list.forEach(function (t) {
+      var tr = el('tr', 'queue-item');
+      tr.dataset.key = t.conversation_key;
+      if (t.conversation_key === current) { tr.classList.add('selected'); }
+      tr.appendChild(el('td', 'prio-' + t.ticket.priority, t.ticket.priority));
+      tr.appendChild(el('td', 'ticket-id', t.ticket.id));
+      tr.appendChild(el('td', '', t.ticket.team));
+      tr.appendChild(el('td', '', t.ticket.status));
+      tr.appendChild(el('td', '', t.user.display_name || t.user.id));
+      tr.appendChild(el('td', '', age(t.ticket.opened_at)));
+      tr.addEventListener('click', function () { openTicket(t.conversation_key); });
+      body.appendChild(tr);
+    });
+    $('queue-empty').hidden = list.length > 0;
+  }
+
+  function refresh() {
+    var team = $('team-filter').value.trim();
+    call('GET', 'tickets' + (team ? '?team=' + encodeURIComponent(team) : ''))
+      .then(function (d) { renderQueue(d.tickets); $('status').textContent = ''; })
+      .catch(function (e) { $('status').textContent = e.message; });
+    if (current) { loadTicket(current, false); }
+  }
+
+  function renderTicket(d, withSuggestion) {
+    $('ticket').hidden = false;
+    $('ticket-title').textContent = d.ticket.id + ' · ' + (d.customer.display_name || d.customer.id);
+    $('ticket-meta').textContent = [d.ticket.priority, d.ticket.team, d.ticket.status,
+      d.ticket.assignee ? 'assigned to ' + d.ticket.assignee : 'unassigned', 'via ' + d.channel].join(' · ');
+    var tr = $('transcript');
+    var atBottom = tr.scrollTop + tr.clientHeight >= tr.scrollHeight - 4;
+    tr.replaceChildren();
+    d.history.forEach(function (t) {
+      var div = el('div', 'turn turn-' + t.role + (t.internal ? ' turn-internal' : ''));
+      var who = t.internal ? 'Internal note · ' + (t.author_name || 'agent') : (t.author_name || t.role);
+      div.appendChild(el('span', 'who', who + ' · ' + new Date(t.at).toLocaleTimeString()));
+      div.appendChild(el('span', 'text', t.text));
+      tr.appendChild(div);
+    });
+    if (atBottom) { tr.scrollTop = tr.scrollHeight; }
+    var slots = $('slots');
+    slots.replaceChildren();
+    d.slots.forEach(function (s) {
+      slots.appendChild(el('dt', '', s.question));
+      slots.appendChild(el('dd', '', s.answer));
+    });
+    if (!withSuggestion) { return; }
+    var sug = d.suggestion;
+    $('suggestion').textContent = sug ? sug.text + (sug.confident ? '' : ' (not sure)') : (d.suggestion_error || 'No suggestion.');
+    $('use-suggestion').hidden = !sug;
+    $('use-suggestion').dataset.text = sug ? sug.text : '';
+  }
+
+  // The suggested reply is drafted when a ticket is opened, not on every poll.
+  function loadTicket(key, withSuggestion) {
+    var q = withSuggestion ? '' : '?suggest=0';
+    return call('GET', 'tickets/' + encodeURIComponent(key) + q).then(function (d) {
+      if (key === current) { renderTicket(d, withSuggestion); }
+    }).catch(function (e) { $('action-error').textContent = e.message; });
+  }
+
+  function openTicket(key) {
+    current = key;
+    $('action-error').textContent = '';
+    document.querySelectorAll('.queue-item').forEach(function (r) {
+      r.classList.toggle('selected', r.dataset.key === key);
+    });
+    loadTicket(key, true);
+  }
+
+  function act(kind, needsText) {
+    if (!current) { return; }
+    var text = $('reply-text').value;
+    if (needsText && !text.trim()) { $('action-error').textContent = 'Write something first.'; return; }
+    $('action-error').textContent = '';
+    var key = current;
+    call('POST', 'tickets/' + encodeURIComponent(key) + '/actions',
+      { kind: kind, text: needsText ? text : '', action_id: actionID() })
+      .then(function () {
+        if (needsText) { $('reply-text').value = ''; }
+        refresh();
+      })
+      .catch(function (e) { $('action-error').textContent = e.message; });
+  }
+
+  document.addEventListener('DOMContentLoaded', function () {
+    $('login-form').addEventListener('submit', function (ev) {
+      ev.preventDefault();
+      $('login-error').textContent = '';
+      call('POST', 'login', { username: $('login-user').value, password: $('login-pass').value })
+        .then(function (s) { $('login-pass').value = ''; showApp(s); })
+        .catch(function (e) { $('login-error').textContent = e.message; });
+    });
+    $('logout').addEventListener('click', function () {
+      call('POST', 'logout').then(showLogin, showLogin);
+    });
+    // The text box's default action (Enter in the form, the submit
+    // button) is an internal note; only "Send to customer" replies.
+    $('compose').addEventListener('submit', function (ev) { ev.preventDefault(); act('note', true); });
+    $('send-reply').addEventListener('click', function () { act('reply', true); });
+    $('claim').addEventListener('click', function () { act('claim', false); });
+    $('resolve').addEventListener('click', function () { act('resolve', false); });
+    $('hand-back').addEventListener('click', function () { act('hand_back', false); });
+    $('use-suggestion').addEventListener('click', function () {
+      $('reply-text').value = $('use-suggestion').dataset.text || '';
+      $('reply-text').focus();
+    });
+    $('team-filter').addEventListener('change', refresh);
+    call('GET', 'session').then(showApp, showLogin);
+  });
+})();
