@@ -2,6 +2,7 @@ package conversation
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,6 +20,8 @@ const (
 	AgentNote     AgentActionKind = "note"      // internal note: recorded, never sent to the customer
 	AgentResolve  AgentActionKind = "resolve"   // close the ticket; the customer gets the CSAT question
 	AgentHandBack AgentActionKind = "hand_back" // give the thread back to the bot
+	AgentPriority AgentActionKind = "priority"  // set the priority to Text (P1..P4)
+	AgentEscalate AgentActionKind = "escalate"  // pass the ticket to the next support level
 )
 
 // Dedupe namespaces: customer messages and agent actions of one
@@ -74,7 +77,11 @@ func (a *AgentAction) Validate() error {
 		if strings.TrimSpace(a.Text) == "" {
 			return Errorf(Invalid, "agent action %s: text is empty", a.Kind)
 		}
-	case AgentClaim, AgentResolve, AgentHandBack:
+	case AgentPriority:
+		if len(a.Text) != 2 || a.Text[0] != 'P' || a.Text[1] < '1' || a.Text[1] > '4' {
+			return Errorf(Invalid, "agent action priority: %q is not one of P1, P2, P3, P4", a.Text)
+		}
+	case AgentClaim, AgentResolve, AgentHandBack, AgentEscalate:
 	default:
 		return Errorf(Invalid, "agent action: unknown kind %q", a.Kind)
 	}
@@ -96,19 +103,19 @@ func (e *Engine) Act(ctx context.Context, a AgentAction) (Result, error) {
 	// The customer's coordinates come from the conversation, set in act.
 	m := &Message{ConversationKey: a.ConversationKey, DedupeKey: dedupe}
 	return e.run(ctx, a.ConversationKey, dedupe, m, now, nil, func(t *turn, ctx context.Context) error {
-		return t.act(a)
+		return t.act(ctx, a)
 	})
 }
 
-func (t *turn) act(a AgentAction) error {
-	if err := t.apply(a); err != nil {
+func (t *turn) act(ctx context.Context, a AgentAction) error {
+	if err := t.apply(ctx, a); err != nil {
 		return err
 	}
 	t.recordBreaches()
 	return nil
 }
 
-func (t *turn) apply(a AgentAction) error {
+func (t *turn) apply(ctx context.Context, a AgentAction) error {
 	c, tx := t.conv, t.e.cfg.Texts
 	// Replies go where the customer is.
 	t.msg.Channel, t.msg.ThreadKey, t.msg.User = c.Channel, c.ThreadKey, c.User
@@ -168,6 +175,30 @@ func (t *turn) apply(a AgentAction) error {
 			buttons[i] = Button{Action: Action{ID: ActionCSAT, Value: v}, Label: v}
 		}
 		t.reply(KindNotice, strings.ReplaceAll(tx.Resolved, "{ticket}", c.Ticket), nil, buttons)
+	case AgentPriority:
+		if !owned {
+			return Errorf(Conflict, "ticket %s is not open (phase %s)", c.Ticket, c.Phase)
+		}
+		t.event(EventAgent, "action", "priority", "ticket", c.Ticket, "from", tk.Priority, "to", a.Text)
+		tk.Priority = a.Text
+	case AgentEscalate:
+		if !owned {
+			return Errorf(Conflict, "ticket %s is not open (phase %s)", c.Ticket, c.Phase)
+		}
+		if t.e.handoff == nil {
+			return Errorf(Invalid, "no handoff desk to escalate ticket %s", c.Ticket)
+		}
+		next, err := t.e.handoff.Escalate(ctx, tk.Ticket)
+		if err != nil {
+			return fmt.Errorf("escalate ticket %s: %w", c.Ticket, err)
+		}
+		if next.Team == "" || next.Team == tk.Team {
+			return Errorf(Conflict, "ticket %s: team %q has no next support level", c.Ticket, tk.Team)
+		}
+		t.event(EventAgent, "action", "escalate", "ticket", c.Ticket, "from", tk.Team, "to", next.Team)
+		tk.Team, tk.Assignee, tk.Status = next.Team, "", TicketOpen
+		t.setPhase(PhaseAwaitingAgent)
+		t.reply(KindNotice, strings.NewReplacer("{ticket}", c.Ticket, "{team}", next.Team).Replace(tx.Escalated), nil, nil)
 	case AgentHandBack:
 		if !owned {
 			return Errorf(Conflict, "ticket %s is not open (phase %s)", c.Ticket, c.Phase)

@@ -277,3 +277,44 @@ func TestSLASweepRecordsBreachesOfUntouchedTickets(t *testing.T) {
 		})
 	}
 }
+
+func TestAgentEscalatesAndReprioritises(t *testing.T) {
+	s := stores()["bolt"](t)
+	desk, err := handoff.NewDesk(s, handoff.Config{TicketPrefix: "IT", Team: "L1",
+		Routes: handoff.Routes{Rules: []handoff.RouteRule{{Team: "L1", EscalateTo: "L2"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := conversation.NewEngine(s, &keywordKnowledge{}, desk, conversation.EngineConfig{})
+	ctx := context.Background()
+	if _, err := e.Handle(ctx, msg("webchat:esc", "m1", "I want a human")); err != nil {
+		t.Fatal(err)
+	}
+	ada := conversation.Identity{ID: "ada"}
+	act := func(id string, kind conversation.AgentActionKind, text string) (conversation.Result, error) {
+		return e.Act(ctx, conversation.AgentAction{ConversationKey: "webchat:esc", DedupeKey: id, Agent: ada, Kind: kind, Text: text})
+	}
+	if _, err := act("1", conversation.AgentClaim, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := act("2", conversation.AgentPriority, "P1"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := act("3", conversation.AgentEscalate, "")
+	if err != nil || res.Phase != conversation.PhaseAwaitingAgent || len(res.Outbound) != 1 || !strings.Contains(res.Outbound[0].Text, "L2") {
+		t.Fatalf("escalate: %+v, %v; want the ticket back in the queue for L2 and the customer told", res, err)
+	}
+	c, err := s.Load(ctx, "webchat:esc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk := c.TicketState; tk.Team != "L2" || tk.Priority != "P1" || tk.Assignee != "" || tk.Status != conversation.TicketOpen {
+		t.Errorf("ticket after escalation %+v, want L2, P1, unassigned, open", tk)
+	}
+	if _, err := act("4", conversation.AgentEscalate, ""); conversation.ErrorCode(err) != conversation.Conflict {
+		t.Errorf("escalating past the last level: %v, want a conflict", err)
+	}
+	if _, err := act("5", conversation.AgentPriority, "P9"); conversation.ErrorCode(err) != conversation.Invalid {
+		t.Errorf("priority P9: %v, want invalid", err)
+	}
+}

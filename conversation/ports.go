@@ -157,6 +157,10 @@ type Handoff interface {
 	// Relay returns the staff-channel messages that forward a customer
 	// message of a human-owned conversation.
 	Relay(ctx context.Context, c *Conversation, m *Message) ([]Outbound, error)
+	// Escalate returns the ticket passed to the next support level (its
+	// Team changed), or the ticket unchanged when there is none. Errors:
+	// Unavailable.
+	Escalate(ctx context.Context, t Ticket) (Ticket, error)
 }
 
 // Sender delivers outbound messages to one channel.

@@ -15,6 +15,7 @@ type Texts struct {
 	Resolved      string // {ticket}; followed by the 1–5 satisfaction buttons
 	HandedBack    string // an agent gave the thread back to the bot
 	CSATThanks    string // reply to a satisfaction click
+	Escalated     string // {ticket} and {team}: passed to the next support level
 	ButtonHelpful string
 	ButtonNotHelp string
 	ButtonHuman   string
@@ -35,6 +36,7 @@ func DefaultTexts() Texts {
 		Resolved:      "Ticket {ticket} is resolved. How satisfied are you with the help you got (1 = not at all, 5 = very)?",
 		HandedBack:    "You're back with the assistant. Ask me anything, or ask for a person again at any time.",
 		CSATThanks:    "Thank you for your feedback!",
+		Escalated:     "Ticket {ticket} has been passed to {team}, who will continue here.",
 		ButtonHelpful: "Helpful",
 		ButtonNotHelp: "Not helpful",
 		ButtonHuman:   "Talk to a person",
@@ -63,6 +65,7 @@ func (t Texts) withDefaults() Texts {
 	fill(&t.Resolved, d.Resolved)
 	fill(&t.HandedBack, d.HandedBack)
 	fill(&t.CSATThanks, d.CSATThanks)
+	fill(&t.Escalated, d.Escalated)
 	fill(&t.ButtonHelpful, d.ButtonHelpful)
 	fill(&t.ButtonNotHelp, d.ButtonNotHelp)
 	fill(&t.ButtonHuman, d.ButtonHuman)

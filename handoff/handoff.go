@@ -179,6 +179,15 @@ func (d *Desk) Open(ctx context.Context, r conversation.HandoffRequest) (convers
 	return t, []conversation.Outbound{d.toStaff(conversation.KindHandoff, card)}, nil
 }
 
+// Escalate passes the ticket to the next level of its team's chain
+// (routes' escalate_to); unchanged when the chain ends there.
+func (d *Desk) Escalate(_ context.Context, t conversation.Ticket) (conversation.Ticket, error) {
+	if next, ok := Escalate(t.Team, d.cfg.Routes); ok {
+		t.Team = next
+	}
+	return t, nil
+}
+
 // routingInput is what the rules see of a conversation: its channel, the
 // customer's language, their recent words and the latest sentiment.
 func routingInput(c *conversation.Conversation) RoutingInput {

@@ -108,6 +108,25 @@ func TestServeAgentConsoleReachesTheCustomer(t *testing.T) {
 	if got := ev.next(t); got.Kind != "agent" || got.Text != "I unlocked your account, please try again." {
 		t.Errorf("customer got %+v, want the agent's reply (and never the note)", got)
 	}
+	// Priority and escalation along the sample's routes (IT Service Desk →
+	// Workplace Engineering); the ticket goes back to the queue.
+	act("a-5", "priority", "P1")
+	act("a-6", "escalate", "")
+	if got := ev.next(t); got.Kind != "notice" || !strings.Contains(got.Text, "Workplace Engineering") {
+		t.Errorf("after escalation the customer got %+v, want to hear who continues", got)
+	}
+	var after struct {
+		Tickets []struct {
+			Ticket struct {
+				Team     string `json:"team"`
+				Priority string `json:"priority"`
+			} `json:"ticket"`
+		} `json:"tickets"`
+	}
+	agent.do(t, http.MethodGet, "/console/api/tickets", nil, http.StatusOK, &after)
+	if len(after.Tickets) != 1 || after.Tickets[0].Ticket.Team != "Workplace Engineering" || after.Tickets[0].Ticket.Priority != "P1" {
+		t.Errorf("queue after escalation %+v, want one P1 ticket for Workplace Engineering", after)
+	}
 	// Without the CSRF token nothing happens.
 	agent.csrf = ""
 	agent.do(t, http.MethodPost, "/console/api/tickets/"+key+"/actions", map[string]string{"action_id": "a-4", "kind": "resolve"}, http.StatusForbidden, nil)

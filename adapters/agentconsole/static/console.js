@@ -144,14 +144,14 @@
     loadTicket(key, true);
   }
 
-  function act(kind, needsText) {
+  function act(kind, needsText, value) {
     if (!current) { return; }
-    var text = $('reply-text').value;
+    var text = value !== undefined ? value : $('reply-text').value;
     if (needsText && !text.trim()) { $('action-error').textContent = 'Write something first.'; return; }
     $('action-error').textContent = '';
     var key = current;
     call('POST', 'tickets/' + encodeURIComponent(key) + '/actions',
-      { kind: kind, text: needsText ? text : '', action_id: actionID() })
+      { kind: kind, text: needsText || value !== undefined ? text : '', action_id: actionID() })
       .then(function () {
         if (needsText) { $('reply-text').value = ''; }
         refresh();
@@ -177,6 +177,12 @@
     $('claim').addEventListener('click', function () { act('claim', false); });
     $('resolve').addEventListener('click', function () { act('resolve', false); });
     $('hand-back').addEventListener('click', function () { act('hand_back', false); });
+    $('escalate').addEventListener('click', function () { act('escalate', false); });
+    $('priority').addEventListener('change', function () {
+      var p = $('priority').value;
+      if (p) { act('priority', false, p); }
+      $('priority').value = '';
+    });
     $('use-suggestion').addEventListener('click', function () {
       $('reply-text').value = $('use-suggestion').dataset.text || '';
       $('reply-text').focus();
