@@ -58,6 +58,15 @@ type Agents interface {
 type Deps struct {
 	Queue  Queue
 	Agents Agents
+	// Drafts, when set, saves a resolved ticket's answer as a draft FAQ
+	// card for review (POST …/tickets/{key}/draft).
+	Drafts Drafts
+}
+
+// Drafts turns a conversation into a draft FAQ card and returns where it
+// was written. Errors: NotFound, Invalid (nothing to draft from).
+type Drafts interface {
+	SaveDraft(ctx context.Context, key string) (string, error)
 }
 
 // Limits on configuration values and requests.
@@ -202,6 +211,7 @@ type Console struct {
 	cfg      Config
 	queue    Queue
 	agents   Agents
+	drafts   Drafts
 	log      *slog.Logger
 	accounts []Account
 	auth     authenticator
@@ -234,6 +244,7 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Console, error) {
 		cfg:      cfg,
 		queue:    deps.Queue,
 		agents:   deps.Agents,
+		drafts:   deps.Drafts,
 		log:      log.With("component", "agentconsole"),
 		accounts: slices.Clone(cfg.Accounts),
 		auth:     auth,
@@ -296,6 +307,8 @@ func route(escaped string) (endpoint, string, error) {
 		return endpoint{method: http.MethodGet, auth: true, serve: (*Console).ticket}, key, nil
 	case "actions":
 		return endpoint{method: http.MethodPost, auth: true, csrf: true, serve: (*Console).act}, key, nil
+	case "draft":
+		return endpoint{method: http.MethodPost, auth: true, csrf: true, serve: (*Console).draft}, key, nil
 	}
 	return endpoint{}, "", errNotFound
 }
@@ -501,6 +514,23 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session, key st
 	}
 	c.log.Info("agent action", "conversation", key, "agent", a.Agent.ID, "kind", string(a.Kind), "duplicate", res.Duplicate)
 	writeJSON(w, http.StatusOK, actionResponse{Phase: res.Phase, Duplicate: res.Duplicate})
+	return nil
+}
+
+// draft saves the ticket's answer as a draft FAQ card.
+func (c *Console) draft(w http.ResponseWriter, r *http.Request, s *session, key string) error {
+	if c.drafts == nil {
+		return &apiError{status: http.StatusNotFound, code: "not_found", msg: "saving FAQ drafts is not configured"}
+	}
+	if _, err := c.loadTicket(r.Context(), s.account, key); err != nil {
+		return err
+	}
+	path, err := c.drafts.SaveDraft(r.Context(), key)
+	if err != nil {
+		return fmt.Errorf("draft FAQ card from %s: %w", key, err)
+	}
+	c.log.Info("FAQ draft saved", "conversation", key, "agent", s.account.Username, "path", path)
+	writeJSON(w, http.StatusOK, map[string]string{"draft": path})
 	return nil
 }
 

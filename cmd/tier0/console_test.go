@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 
@@ -107,6 +108,14 @@ func TestServeAgentConsoleReachesTheCustomer(t *testing.T) {
 	act("a-3", "reply", "I unlocked your account, please try again.")
 	if got := ev.next(t); got.Kind != "agent" || got.Text != "I unlocked your account, please try again." {
 		t.Errorf("customer got %+v, want the agent's reply (and never the note)", got)
+	}
+	// The agent saves the answer as a draft FAQ card for review.
+	var draft struct {
+		Draft string `json:"draft"`
+	}
+	agent.do(t, http.MethodPost, "/console/api/tickets/"+key+"/draft", map[string]string{}, http.StatusOK, &draft)
+	if raw, err := os.ReadFile(draft.Draft); err != nil || !strings.Contains(string(raw), "I unlocked your account") || !strings.HasSuffix(draft.Draft, ".faq.yaml.draft") {
+		t.Errorf("draft %q: %q, %v; want the agent's reply in a .faq.yaml.draft file", draft.Draft, raw, err)
 	}
 	// Priority and escalation along the sample's routes (IT Service Desk →
 	// Workplace Engineering); the ticket goes back to the queue.

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -250,7 +251,27 @@ func newConsole(c *Config, store conversation.Store, engine *conversation.Engine
 		Secret:       secret,
 		SessionTTL:   c.Console.SessionTTL,
 		SecureCookie: c.Console.SecureCookie,
-	}, agentconsole.Deps{Queue: store, Agents: engine}, log)
+	}, agentconsole.Deps{Queue: store, Agents: engine, Drafts: draftSaver{store: store, dir: filepath.Join(c.DataDir, "faq-drafts")}}, log)
+}
+
+// draftSaver writes a resolved ticket's answer as a draft FAQ card into
+// dir (<data_dir>/faq-drafts): reviewed, renamed to *.faq.yaml and moved
+// into the knowledge folder, it is ingested like any FAQ file.
+type draftSaver struct {
+	store conversation.Store
+	dir   string
+}
+
+func (d draftSaver) SaveDraft(ctx context.Context, key string) (string, error) {
+	c, err := d.store.Load(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	card, ok := knowledge.DraftCard(c)
+	if !ok {
+		return "", conversation.Errorf(conversation.Invalid, "nothing to draft yet: the ticket needs the customer's question and an agent reply")
+	}
+	return knowledge.WriteDraft(d.dir, card)
 }
 
 // newMetricsRegistry returns a private registry holding the Go runtime

@@ -178,6 +178,13 @@
     $('resolve').addEventListener('click', function () { act('resolve', false); });
     $('hand-back').addEventListener('click', function () { act('hand_back', false); });
     $('escalate').addEventListener('click', function () { act('escalate', false); });
+    $('save-draft').addEventListener('click', function () {
+      if (!current) { return; }
+      $('action-error').textContent = '';
+      call('POST', 'tickets/' + encodeURIComponent(current) + '/draft', {})
+        .then(function (d) { $('action-error').textContent = 'Draft saved: ' + d.draft; })
+        .catch(function (e) { $('action-error').textContent = e.message; });
+    });
     $('priority').addEventListener('change', function () {
       var p = $('priority').value;
       if (p) { act('priority', false, p); }
