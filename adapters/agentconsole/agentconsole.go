@@ -27,13 +27,13 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tier0/tier0/adapters/httpjson"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -296,8 +296,8 @@ func route(escaped string) (endpoint, string, error) {
 	raw, sub, _ := strings.Cut(rest, "/")
 	key, err := url.PathUnescape(raw)
 	if err != nil || !printable(key, conversation.MaxKeyLen) || len(key) > conversation.MaxKeyLen {
-		return endpoint{}, "", &apiError{status: http.StatusBadRequest, code: "invalid",
-			msg: fmt.Sprintf("the conversation key must be 1..%d printable characters, URL-escaped", conversation.MaxKeyLen)}
+		return endpoint{}, "", &apiError{Status: http.StatusBadRequest, Code: "invalid",
+			Msg: fmt.Sprintf("the conversation key must be 1..%d printable characters, URL-escaped", conversation.MaxKeyLen)}
 	}
 	switch sub {
 	case "":
@@ -313,7 +313,7 @@ func route(escaped string) (endpoint, string, error) {
 	return endpoint{}, "", errNotFound
 }
 
-var errNotFound = &apiError{status: http.StatusNotFound, code: "not_found", msg: "no such page or endpoint"}
+var errNotFound = &apiError{Status: http.StatusNotFound, Code: "not_found", Msg: "no such page or endpoint"}
 
 func (c *Console) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
@@ -331,8 +331,8 @@ func (c *Console) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.Method != ep.method && !(r.Method == http.MethodHead && ep.method == http.MethodGet) {
-		c.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
-			msg: "this endpoint accepts " + ep.method, allow: ep.method})
+		c.writeError(w, r, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+			Msg: "this endpoint accepts " + ep.method, Allow: ep.method})
 		return
 	}
 	var s *session
@@ -375,19 +375,19 @@ func (c *Console) tickets(w http.ResponseWriter, r *http.Request, s *session, _ 
 	if st := q.Get("status"); st != "" {
 		for v := range strings.SplitSeq(st, ",") {
 			if !slices.Contains(knownStatuses, v) {
-				return &apiError{status: http.StatusBadRequest, code: "invalid",
-					msg: "status must be a comma-separated list of " + strings.Join(knownStatuses, ", ")}
+				return &apiError{Status: http.StatusBadRequest, Code: "invalid",
+					Msg: "status must be a comma-separated list of " + strings.Join(knownStatuses, ", ")}
 			}
 			statuses = append(statuses, v)
 		}
 	}
 	team := q.Get("team")
 	if team != "" && !printable(team, MaxTeamLen) {
-		return &apiError{status: http.StatusBadRequest, code: "invalid", msg: "team must be a printable name"}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Msg: "team must be a printable name"}
 	}
 	acc := s.account
 	if team != "" && !mayWork(acc, team) {
-		return &apiError{status: http.StatusForbidden, code: "forbidden", msg: "you do not work on this team's tickets"}
+		return &apiError{Status: http.StatusForbidden, Code: "forbidden", Msg: "you do not work on this team's tickets"}
 	}
 	teams := []string{team}
 	if team == "" && len(acc.Teams) > 0 {
@@ -402,7 +402,7 @@ func (c *Console) tickets(w http.ResponseWriter, r *http.Request, s *session, _ 
 		out = append(out, got...)
 	}
 	conversation.SortQueue(out)
-	writeJSON(w, http.StatusOK, queueResponse{Tickets: out})
+	httpjson.Write(w, http.StatusOK, queueResponse{Tickets: out})
 	return nil
 }
 
@@ -435,10 +435,10 @@ func (c *Console) loadTicket(ctx context.Context, acc *Account, key string) (*co
 		return nil, fmt.Errorf("load conversation %s: %w", key, err)
 	}
 	if conv.TicketState == nil {
-		return nil, &apiError{status: http.StatusNotFound, code: "not_found", msg: "this conversation has no ticket"}
+		return nil, &apiError{Status: http.StatusNotFound, Code: "not_found", Msg: "this conversation has no ticket"}
 	}
 	if !mayWork(acc, conv.TicketState.Team) {
-		return nil, &apiError{status: http.StatusForbidden, code: "forbidden", msg: "this ticket belongs to a team you do not work on"}
+		return nil, &apiError{Status: http.StatusForbidden, Code: "forbidden", Msg: "this ticket belongs to a team you do not work on"}
 	}
 	return conv, nil
 }
@@ -468,7 +468,7 @@ func (c *Console) ticket(w http.ResponseWriter, r *http.Request, s *session, key
 			resp.Suggestion = &suggestion{Text: a.Text, Citations: a.Citations, Confident: a.Confident}
 		}
 	}
-	writeJSON(w, http.StatusOK, resp)
+	httpjson.Write(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -492,8 +492,8 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session, key st
 		return err
 	}
 	if !validActionID(req.ActionID) {
-		return &apiError{status: http.StatusBadRequest, code: "invalid",
-			msg: fmt.Sprintf("action_id is required: 1..%d of A-Z a-z 0-9 - _ . :", MaxActionIDLen)}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid",
+			Msg: fmt.Sprintf("action_id is required: 1..%d of A-Z a-z 0-9 - _ . :", MaxActionIDLen)}
 	}
 	if _, err := c.loadTicket(r.Context(), s.account, key); err != nil {
 		return err
@@ -513,14 +513,14 @@ func (c *Console) act(w http.ResponseWriter, r *http.Request, s *session, key st
 		return fmt.Errorf("agent %s action %s on %s: %w", a.Agent.ID, a.Kind, key, err)
 	}
 	c.log.Info("agent action", "conversation", key, "agent", a.Agent.ID, "kind", string(a.Kind), "duplicate", res.Duplicate)
-	writeJSON(w, http.StatusOK, actionResponse{Phase: res.Phase, Duplicate: res.Duplicate})
+	httpjson.Write(w, http.StatusOK, actionResponse{Phase: res.Phase, Duplicate: res.Duplicate})
 	return nil
 }
 
 // draft saves the ticket's answer as a draft FAQ card.
 func (c *Console) draft(w http.ResponseWriter, r *http.Request, s *session, key string) error {
 	if c.drafts == nil {
-		return &apiError{status: http.StatusNotFound, code: "not_found", msg: "saving FAQ drafts is not configured"}
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Msg: "saving FAQ drafts is not configured"}
 	}
 	if _, err := c.loadTicket(r.Context(), s.account, key); err != nil {
 		return err
@@ -530,7 +530,7 @@ func (c *Console) draft(w http.ResponseWriter, r *http.Request, s *session, key 
 		return fmt.Errorf("draft FAQ card from %s: %w", key, err)
 	}
 	c.log.Info("FAQ draft saved", "conversation", key, "agent", s.account.Username, "path", path)
-	writeJSON(w, http.StatusOK, map[string]string{"draft": path})
+	httpjson.Write(w, http.StatusOK, map[string]string{"draft": path})
 	return nil
 }
 
@@ -543,21 +543,21 @@ func toAPIError(err error) *apiError {
 		return ae
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return &apiError{status: http.StatusServiceUnavailable, code: "timeout", msg: msgBusy, retryAfter: 2, err: err}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "timeout", Msg: msgBusy, RetryAfter: 2 * time.Second, Err: err}
 	}
 	switch conversation.ErrorCode(err) {
 	case conversation.Invalid:
-		return &apiError{status: http.StatusBadRequest, code: "invalid", msg: conversation.ErrorMessage(err), err: err}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Msg: conversation.ErrorMessage(err), Err: err}
 	case conversation.Unauthorized:
-		return &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: msgLogin, err: err}
+		return &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: msgLogin, Err: err}
 	case conversation.NotFound:
-		return &apiError{status: http.StatusNotFound, code: "not_found", msg: "no such conversation", err: err}
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Msg: "no such conversation", Err: err}
 	case conversation.Conflict:
-		return &apiError{status: http.StatusConflict, code: "conflict", msg: conversation.ErrorMessage(err), err: err}
+		return &apiError{Status: http.StatusConflict, Code: "conflict", Msg: conversation.ErrorMessage(err), Err: err}
 	case conversation.Unavailable:
-		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable", msg: msgBusy, retryAfter: 2, err: err}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Msg: msgBusy, RetryAfter: 2 * time.Second, Err: err}
 	}
-	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: "Something went wrong on our side. Please try again.", err: err}
+	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Msg: "Something went wrong on our side. Please try again.", Err: err}
 }
 
 const (
@@ -569,17 +569,10 @@ const (
 func (c *Console) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
 	level := slog.LevelDebug
-	if e.status >= 500 {
+	if e.Status >= 500 {
 		level = slog.LevelError
 	}
 	c.log.Log(r.Context(), level, "agent console request failed",
-		"method", r.Method, "path", r.URL.Path, "status", e.status, "code", e.code, "err", err)
-	h := w.Header()
-	if e.retryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(e.retryAfter))
-	}
-	if e.allow != "" {
-		h.Set("Allow", e.allow)
-	}
-	writeJSON(w, e.status, errorBody{Error: errorDetail{Code: e.code, Message: e.msg}})
+		"method", r.Method, "path", r.URL.Path, "status", e.Status, "code", e.Code, "err", err)
+	httpjson.WriteError(w, e)
 }

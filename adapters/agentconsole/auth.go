@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/tier0/tier0/adapters/httpjson"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -97,7 +98,7 @@ func (a *authenticator) csrfToken(cookie string) string {
 	return base64.RawURLEncoding.EncodeToString(a.mac(csrfDomain, cookie))
 }
 
-var errNoSession = &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: msgLogin}
+var errNoSession = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: msgLogin}
 
 // verify checks a cookie value: MAC, expiry and a still-configured account.
 func (a *authenticator) verify(v string) (*Account, error) {
@@ -119,7 +120,7 @@ func (a *authenticator) verify(v string) (*Account, error) {
 	user, exp, ok := strings.Cut(string(raw), "|")
 	secs, err := strconv.ParseInt(exp, 10, 64)
 	if !ok || err != nil || !a.now().Before(time.Unix(secs, 0)) {
-		return nil, &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: "your session has expired; please log in again"}
+		return nil, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: "your session has expired; please log in again"}
 	}
 	acc := a.lookup(user)
 	if acc == nil {
@@ -155,7 +156,7 @@ func (a *authenticator) authenticate(r *http.Request, csrf bool) (*session, erro
 	if csrf {
 		tok := r.Header.Get(CSRFHeader)
 		if tok == "" || !hmac.Equal([]byte(tok), []byte(a.csrfToken(ck.Value))) {
-			return nil, &apiError{status: http.StatusForbidden, code: "csrf", msg: "a valid " + CSRFHeader + " header is required"}
+			return nil, &apiError{Status: http.StatusForbidden, Code: "csrf", Msg: "a valid " + CSRFHeader + " header is required"}
 		}
 	}
 	return &session{account: acc, cookie: ck.Value}, nil
@@ -243,8 +244,8 @@ type sessionResponse struct {
 
 func (c *Console) login(w http.ResponseWriter, r *http.Request, _ *session, _ string) error {
 	if !c.auth.limiter.allow(clientIP(r), c.cfg.Now()) {
-		return &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
-			msg: "too many login attempts; wait a minute", retryAfter: 60}
+		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Msg: "too many login attempts; wait a minute", RetryAfter: time.Minute}
 	}
 	var req loginRequest
 	if err := decodeJSON(w, r, c.cfg.MaxBodyBytes, &req); err != nil {
@@ -256,13 +257,13 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, _ *session, _ st
 	}
 	if acc == nil {
 		c.log.Info("agent login failed")
-		return &apiError{status: http.StatusUnauthorized, code: "bad_credentials", msg: "unknown username or wrong password"}
+		return &apiError{Status: http.StatusUnauthorized, Code: "bad_credentials", Msg: "unknown username or wrong password"}
 	}
 	exp := c.cfg.Now().Add(c.cfg.SessionTTL)
 	v := c.auth.issue(acc.Username, exp)
 	c.auth.setCookie(w, r, v, int(c.cfg.SessionTTL.Seconds()))
 	c.log.Info("agent logged in", "agent", acc.Username)
-	writeJSON(w, http.StatusOK, sessionResponse{CSRFToken: c.auth.csrfToken(v), Name: acc.Name, Username: acc.Username})
+	httpjson.Write(w, http.StatusOK, sessionResponse{CSRFToken: c.auth.csrfToken(v), Name: acc.Name, Username: acc.Username})
 	return nil
 }
 
@@ -275,60 +276,19 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, s *session, _ s
 }
 
 func (c *Console) sessionInfo(w http.ResponseWriter, _ *http.Request, s *session, _ string) error {
-	writeJSON(w, http.StatusOK, sessionResponse{CSRFToken: c.auth.csrfToken(s.cookie), Name: s.account.Name, Username: s.account.Username})
+	httpjson.Write(w, http.StatusOK, sessionResponse{CSRFToken: c.auth.csrfToken(s.cookie), Name: s.account.Name, Username: s.account.Username})
 	return nil
 }
 
-// apiError is an HTTP error answer: status, a stable code, a sentence safe
-// to show the agent, and the cause for the log.
-type apiError struct {
-	status     int
-	code       string
-	msg        string
-	retryAfter int // seconds
-	allow      string
-	err        error
-}
-
-func (e *apiError) Error() string {
-	if e.err != nil {
-		return e.code + ": " + e.msg + ": " + e.err.Error()
-	}
-	return e.code + ": " + e.msg
-}
-
-func (e *apiError) Unwrap() error { return e.err }
-
-// errorBody is the JSON of every error answer: {"error":{"code","message"}}.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// writeJSON answers with v as JSON, never cached.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
-}
+// apiError is an HTTP error answer (see httpjson.Error).
+type apiError = httpjson.Error
 
 // decodeJSON reads one JSON object of at most max bytes into v. Errors:
 // 415 for another content type, 413 for a larger body, 400 for malformed
 // JSON, unknown fields or trailing data.
 func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "application/json") {
-		return &apiError{status: http.StatusUnsupportedMediaType, code: "unsupported_media_type", msg: "the body must be application/json"}
+		return &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Msg: "the body must be application/json"}
 	}
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
 	dec.DisallowUnknownFields()
@@ -339,10 +299,10 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, max int64, v any) error 
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large",
-			msg: "the request body is larger than " + strconv.FormatInt(max, 10) + " bytes", err: err}
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large",
+			Msg: "the request body is larger than " + strconv.FormatInt(max, 10) + " bytes", Err: err}
 	case err != nil:
-		return &apiError{status: http.StatusBadRequest, code: "invalid", msg: "the body must be one JSON object with the documented fields", err: err}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Msg: "the body must be one JSON object with the documented fields", Err: err}
 	}
 	return nil
 }

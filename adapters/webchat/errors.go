@@ -2,46 +2,17 @@ package webchat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
-	"math"
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/tier0/tier0/adapters/httpjson"
 	"github.com/tier0/tier0/conversation"
 )
 
-// apiError is an HTTP error answer: status, a stable machine-readable code,
-// a sentence safe to show the visitor, and the cause for the log.
-type apiError struct {
-	status     int
-	code       string
-	msg        string
-	retryAfter time.Duration
-	allow      string // Allow header for 405
-	err        error
-}
-
-func (e *apiError) Error() string {
-	if e.err != nil {
-		return e.code + ": " + e.msg + ": " + e.err.Error()
-	}
-	return e.code + ": " + e.msg
-}
-
-func (e *apiError) Unwrap() error { return e.err }
-
-// errorBody is the JSON of every error answer: {"error":{"code","message"}}.
-type errorBody struct {
-	Error errorDetail `json:"error"`
-}
-
-type errorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
+// apiError is an HTTP error answer (see httpjson.Error).
+type apiError = httpjson.Error
 
 const (
 	msgBusy    = "The assistant is busy right now. Please try again in a moment."
@@ -60,25 +31,25 @@ func toAPIError(err error) *apiError {
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
-		return &apiError{status: http.StatusServiceUnavailable, code: "timeout", msg: msgBusy, retryAfter: 2 * time.Second, err: err}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "timeout", Msg: msgBusy, RetryAfter: 2 * time.Second, Err: err}
 	case errors.Is(err, conversation.ErrLeaseHeld), errors.Is(err, conversation.ErrLeaseLost), errors.Is(err, conversation.ErrStaleVersion):
-		return &apiError{status: http.StatusServiceUnavailable, code: "busy", msg: msgBusy, retryAfter: time.Second, err: err}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "busy", Msg: msgBusy, RetryAfter: time.Second, Err: err}
 	}
 	switch conversation.ErrorCode(err) {
 	case conversation.Invalid:
-		return &apiError{status: http.StatusBadRequest, code: "invalid", msg: conversation.ErrorMessage(err), err: err}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid", Msg: conversation.ErrorMessage(err), Err: err}
 	case conversation.Unauthorized:
-		return &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: "a valid session token is required", err: err}
+		return &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: "a valid session token is required", Err: err}
 	case conversation.Conflict:
-		return &apiError{status: http.StatusConflict, code: "conflict", msg: "This message conflicts with another one. Please try again.", retryAfter: time.Second, err: err}
+		return &apiError{Status: http.StatusConflict, Code: "conflict", Msg: "This message conflicts with another one. Please try again.", RetryAfter: time.Second, Err: err}
 	case conversation.Unavailable:
 		ra := conversation.RetryAfter(err)
 		if ra <= 0 {
 			ra = 2 * time.Second
 		}
-		return &apiError{status: http.StatusServiceUnavailable, code: "unavailable", msg: msgBusy, retryAfter: ra, err: err}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Msg: msgBusy, RetryAfter: ra, Err: err}
 	}
-	return &apiError{status: http.StatusInternalServerError, code: "internal", msg: msgGeneric, err: err}
+	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Msg: msgGeneric, Err: err}
 }
 
 // writeError answers r with err as JSON and logs it: the cause chain at
@@ -87,34 +58,13 @@ func toAPIError(err error) *apiError {
 func (a *Adapter) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	e := toAPIError(err)
 	level := slog.LevelDebug
-	if e.status >= 500 {
+	if e.Status >= 500 {
 		level = slog.LevelError
 	}
 	a.log.Log(r.Context(), level, "webchat request failed",
-		"method", r.Method, "path", r.URL.Path, "status", e.status, "code", e.code, "err", err)
-	h := w.Header()
-	if e.retryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int(math.Ceil(e.retryAfter.Seconds()))))
+		"method", r.Method, "path", r.URL.Path, "status", e.Status, "code", e.Code, "err", err)
+	if e.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="webchat"`)
 	}
-	if e.status == http.StatusUnauthorized {
-		h.Set("WWW-Authenticate", `Bearer realm="webchat"`)
-	}
-	if e.allow != "" {
-		h.Set("Allow", e.allow)
-	}
-	writeJSON(w, e.status, errorBody{Error: errorDetail{Code: e.code, Message: e.msg}})
-}
-
-// writeJSON answers with v as JSON and the given status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"error":{"code":"internal","message":"` + msgGeneric + `"}}`)
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	httpjson.WriteError(w, e)
 }

@@ -25,7 +25,7 @@ func (a *Adapter) streamEvents(w http.ResponseWriter, r *http.Request, id string
 	}
 	select {
 	case <-a.closing:
-		return &apiError{status: http.StatusServiceUnavailable, code: "shutting_down", msg: msgBusy, retryAfter: sseRetry}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "shutting_down", Msg: msgBusy, RetryAfter: sseRetry}
 	default:
 	}
 	rc := http.NewResponseController(w)

@@ -37,17 +37,17 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any, allo
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return &apiError{status: http.StatusRequestEntityTooLarge, code: "too_large", msg: "the request body is too large", err: err}
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Msg: "the request body is too large", Err: err}
 	case err != nil:
-		return &apiError{status: http.StatusBadRequest, code: "bad_request", msg: "the request body could not be read", err: err}
+		return &apiError{Status: http.StatusBadRequest, Code: "bad_request", Msg: "the request body could not be read", Err: err}
 	case allowEmpty && len(strings.TrimSpace(string(body))) == 0:
 		return nil
 	}
 	if !json.Valid(body) {
-		return &apiError{status: http.StatusBadRequest, code: "invalid_json", msg: "the request body is not valid JSON"}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Msg: "the request body is not valid JSON"}
 	}
 	if err := json.Unmarshal(body, v); err != nil {
-		return &apiError{status: http.StatusBadRequest, code: "invalid_json", msg: "the request body does not have the expected fields", err: err}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Msg: "the request body does not have the expected fields", Err: err}
 	}
 	return nil
 }

@@ -29,6 +29,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tier0/tier0/adapters/httpjson"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -295,7 +296,7 @@ func (a *Adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	ep, id, ok := route(r.URL.Path)
 	if !ok {
-		a.writeError(w, r, &apiError{status: http.StatusNotFound, code: "not_found", msg: "no such page or endpoint"})
+		a.writeError(w, r, &apiError{Status: http.StatusNotFound, Code: "not_found", Msg: "no such page or endpoint"})
 		return
 	}
 	allow := ep.method
@@ -315,8 +316,8 @@ func (a *Adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		allow += ", HEAD"
 	}
 	if r.Method != ep.method && !(r.Method == http.MethodHead && !ep.api) {
-		a.writeError(w, r, &apiError{status: http.StatusMethodNotAllowed, code: "method_not_allowed",
-			msg: "this endpoint accepts " + allow, allow: allow})
+		a.writeError(w, r, &apiError{Status: http.StatusMethodNotAllowed, Code: "method_not_allowed",
+			Msg: "this endpoint accepts " + allow, Allow: allow})
 		return
 	}
 	if err := ep.serve(a, w, r, id); err != nil {
@@ -336,8 +337,8 @@ func (a *Adapter) checkOrigin(w http.ResponseWriter, r *http.Request, method str
 		return nil
 	}
 	if !a.anyOrigin && !a.origins[origin] {
-		return &apiError{status: http.StatusForbidden, code: "origin_not_allowed",
-			msg: "this site may not use the chat; add it to the allowed origins"}
+		return &apiError{Status: http.StatusForbidden, Code: "origin_not_allowed",
+			Msg: "this site may not use the chat; add it to the allowed origins"}
 	}
 	h := w.Header()
 	h.Set("Access-Control-Allow-Origin", origin)
@@ -360,14 +361,14 @@ func (a *Adapter) authorize(r *http.Request, pathID string, allowQuery bool) (se
 	}
 	tok = strings.TrimSpace(tok)
 	if tok == "" {
-		return session{}, &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: "a session token is required"}
+		return session{}, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: "a session token is required"}
 	}
 	s, err := a.tokens.verify(tok, a.cfg.Now())
 	if err != nil {
-		return session{}, &apiError{status: http.StatusUnauthorized, code: "unauthorized", msg: "the session token is invalid or expired; start a new session", err: err}
+		return session{}, &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Msg: "the session token is invalid or expired; start a new session", Err: err}
 	}
 	if s.ID != pathID {
-		return session{}, &apiError{status: http.StatusForbidden, code: "forbidden", msg: "this session token belongs to another conversation"}
+		return session{}, &apiError{Status: http.StatusForbidden, Code: "forbidden", Msg: "this session token belongs to another conversation"}
 	}
 	return s, nil
 }
@@ -398,7 +399,7 @@ func (a *Adapter) createSession(w http.ResponseWriter, r *http.Request, _ string
 		return err
 	}
 	a.log.Debug("webchat session started", "conversation", s.key())
-	writeJSON(w, http.StatusCreated, sessionResponse{SessionID: s.ID, Token: tok, ExpiresAt: s.Expires})
+	httpjson.Write(w, http.StatusCreated, sessionResponse{SessionID: s.ID, Token: tok, ExpiresAt: s.Expires})
 	return nil
 }
 
@@ -417,8 +418,8 @@ func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request, id string)
 		return err
 	}
 	if ok, wait := a.limiter.allow(s.ID, a.cfg.Now()); !ok {
-		return &apiError{status: http.StatusTooManyRequests, code: "rate_limited",
-			msg: "You are sending messages too quickly. Please wait a moment.", retryAfter: wait}
+		return &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+			Msg: "You are sending messages too quickly. Please wait a moment.", RetryAfter: wait}
 	}
 	var req messageRequest
 	if err := decodeJSON(w, r, a.cfg.MaxBodyBytes, &req, false); err != nil {
@@ -438,7 +439,7 @@ func (a *Adapter) postMessage(w http.ResponseWriter, r *http.Request, id string)
 	}
 	a.log.Debug("webchat message accepted", "conversation", m.ConversationKey, "message_id", m.DedupeKey,
 		"duplicate", res.Duplicate || err != nil)
-	writeJSON(w, http.StatusAccepted, messageResponse{MessageID: m.DedupeKey, ExpectReply: err == nil && repliesTo(res, m.ConversationKey)})
+	httpjson.Write(w, http.StatusAccepted, messageResponse{MessageID: m.DedupeKey, ExpectReply: err == nil && repliesTo(res, m.ConversationKey)})
 	return nil
 }
 
@@ -464,7 +465,7 @@ func (a *Adapter) getHistory(w http.ResponseWriter, r *http.Request, id string) 
 	if err != nil {
 		c = nil
 	}
-	writeJSON(w, http.StatusOK, wireHistory(c))
+	httpjson.Write(w, http.StatusOK, wireHistory(c))
 	return nil
 }
 
@@ -475,6 +476,6 @@ type configResponse struct {
 }
 
 func (a *Adapter) getConfig(w http.ResponseWriter, _ *http.Request, _ string) error {
-	writeJSON(w, http.StatusOK, configResponse{Title: a.cfg.Title, Welcome: a.cfg.Welcome})
+	httpjson.Write(w, http.StatusOK, configResponse{Title: a.cfg.Title, Welcome: a.cfg.Welcome})
 	return nil
 }
