@@ -255,3 +255,35 @@ type Sentiment struct {
 type EventSink interface {
 	Record(events []Event)
 }
+
+// Refs is an optional Store capability: a small durable map of platform
+// references that adapters need across restarts and replicas — which
+// staff thread belongs to which conversation (and back), a Teams
+// conversation reference for proactive replies, a Telegram update offset.
+// Values are short strings (at most MaxRefValueLen bytes); namespace and
+// key follow the store's key limits.
+type Refs interface {
+	// PutRef stores value under (namespace, key), replacing what was
+	// there, for ttl (0 means DefaultRefTTL). Errors: Invalid, Unavailable.
+	PutRef(ctx context.Context, namespace, key, value string, ttl time.Duration) error
+	// GetRef returns the value under (namespace, key). Errors: ErrNotFound
+	// (never stored, or expired), Invalid, Unavailable.
+	GetRef(ctx context.Context, namespace, key string) (string, error)
+}
+
+// Limits of Refs values and their default lifetime.
+const (
+	MaxRefValueLen = 16 << 10
+	DefaultRefTTL  = 90 * 24 * time.Hour
+	MaxRefTTL      = 400 * 24 * time.Hour
+)
+
+// LeaseRenewer is an optional Locker capability: extending a held lease,
+// for long-lived leases such as the leader lease of a single-connection
+// channel (Telegram long polling, the WhatsApp socket).
+type LeaseRenewer interface {
+	// Renew extends l to ttl from now and returns the extended lease (same
+	// token). Errors: ErrLeaseLost when l expired or another holder has
+	// the key, Invalid, Unavailable.
+	Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, error)
+}

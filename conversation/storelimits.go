@@ -179,3 +179,24 @@ func encodeBounded(what string, v any, max int) (string, error) {
 	}
 	return string(b), nil
 }
+
+// CheckRef checks the arguments of Refs.PutRef and returns the ttl to
+// apply (DefaultRefTTL for 0). Errors: Invalid.
+func CheckRef(namespace, key, value string, ttl time.Duration) (time.Duration, error) {
+	if err := CheckKey("ref namespace", namespace); err != nil {
+		return 0, err
+	}
+	if err := CheckKey("ref key", key); err != nil {
+		return 0, err
+	}
+	if len(value) > MaxRefValueLen || !utf8.ValidString(value) {
+		return 0, Errorf(Invalid, "ref value must be at most %d bytes of valid UTF-8", MaxRefValueLen)
+	}
+	switch {
+	case ttl == 0:
+		ttl = DefaultRefTTL
+	case ttl < time.Millisecond || ttl > MaxRefTTL:
+		return 0, Errorf(Invalid, "ref ttl %s must be within 1ms..%s", ttl, MaxRefTTL)
+	}
+	return ttl, nil
+}

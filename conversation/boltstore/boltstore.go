@@ -18,6 +18,7 @@
 //	backlog/                key -> hint ms
 //	backlogidx/             hint ms + key: backlog by age
 //	seqs/                   name -> counter
+//	refs/, refsexp/         platform references (Refs) and their expiry index
 //
 // Idle conversations read as absent once IdleTTL has passed and expired
 // dedupe marks as unseen; Sweep (run by a janitor every SweepInterval)
@@ -770,7 +771,7 @@ func (s *Store) Sweep(ctx context.Context) error {
 		}
 	}
 	s.mu.Unlock()
-	for _, step := range []func(*bolt.Tx, time.Time) (bool, error){s.sweepIdle, s.sweepSeen} {
+	for _, step := range []func(*bolt.Tx, time.Time) (bool, error){s.sweepIdle, s.sweepSeen, s.sweepRefs} {
 		for more := true; more; {
 			if err := ctx.Err(); err != nil {
 				return err

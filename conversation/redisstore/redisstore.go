@@ -20,6 +20,7 @@
 //	<prefix>:outbox:backlog       zset: conversation key -> last hint (unix µs)
 //	<prefix>:tickets              zset: conversation key -> queue rank of its open ticket
 //	<prefix>:seq:{<name>}         counters for NextSequence
+//	<prefix>:ref:{<ns>}:<key>     platform references (Refs), PX ttl
 //
 // In <key>, '%', '{' and '}' are percent-escaped so the hash tag always
 // ends where it should and distinct keys never share a name. All

@@ -45,6 +45,14 @@ var capabilities = []capability{
 	{"CommitClaimer", implements[conversation.CommitClaimer], []storeCase{
 		{"CommitClaim", testCommitClaim},
 	}},
+	{"Refs", implements[conversation.Refs], []storeCase{
+		{"RefsRoundTrip", testRefsRoundTrip},
+		{"RefsExpire", testRefsExpire},
+		{"RefsInvalid", testRefsInvalid},
+	}},
+	{"LeaseRenewer", implements[conversation.LeaseRenewer], []storeCase{
+		{"RenewLease", testRenewLease},
+	}},
 }
 
 // capabilityCases probes one store from newStore for the optional
