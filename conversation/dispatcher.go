@@ -315,6 +315,15 @@ func (d *Dispatcher) send(ctx context.Context, o Outbound) time.Duration {
 	if ctx.Err() != nil {
 		return d.cfg.BaseBackoff
 	}
+	if errors.Is(err, ErrElsewhere) {
+		// Not a failed attempt: the replica holding the connection finds
+		// the message in the backlog; this one looks again later.
+		d.cfg.Logger.Debug("delivery left to the replica holding the connection", "conversation", o.ConversationKey, "channel", o.Channel)
+		if wait := RetryAfter(err); wait > 0 {
+			return min(wait, d.cfg.MaxBackoff)
+		}
+		return d.cfg.MaxBackoff
+	}
 	d.mu.Lock()
 	d.tries[o.ID]++
 	n := d.tries[o.ID]

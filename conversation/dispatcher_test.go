@@ -149,3 +149,24 @@ func TestDispatcherRecoversBacklogWithoutNotify(t *testing.T) {
 		})
 	}
 }
+
+func TestDispatcherLeavesElsewhereMessagesPending(t *testing.T) {
+	s := stores()["bolt"](t)
+	// The channel's connection is on another replica (or reconnecting)
+	// for more attempts than MaxAttempts allows; the message must wait,
+	// not be dropped.
+	snd := &recordingSender{fail: func(o conversation.Outbound, attempt int) error {
+		if attempt <= 6 {
+			return &conversation.RetryAfterError{After: 5 * time.Millisecond, Err: fmt.Errorf("not connected here: %w", conversation.ErrElsewhere)}
+		}
+		return nil
+	}}
+	d := runDispatcher(t, s, conversation.DispatcherConfig{BaseBackoff: time.Millisecond, MaxAttempts: 2}, snd)
+	e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{})
+	e.DeliverWith(d)
+	if _, err := e.Handle(context.Background(), msg("webchat:w", "m1", "password")); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the delivery once connected", func() bool { return len(snd.delivered()) == 1 })
+	waitFor(t, "empty outbox", func() bool { return len(pendingTexts(t, s, "webchat:w")) == 0 })
+}

@@ -88,4 +88,9 @@ var (
 	ErrLeaseLost = &Error{Code: Conflict, Message: "conversation lease lost"}
 	// ErrDuplicate: the message's dedupe key was committed before.
 	ErrDuplicate = &Error{Code: Conflict, Message: "duplicate message"}
+	// ErrElsewhere: a Sender of a single-connection channel (one elected
+	// replica holds the connection) cannot send from this replica right
+	// now. The Dispatcher leaves the message pending without counting an
+	// attempt, so the replica that holds the connection delivers it.
+	ErrElsewhere = &Error{Code: Unavailable, Message: "channel is connected on another replica"}
 )

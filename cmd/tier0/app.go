@@ -163,7 +163,7 @@ func ingestFolder(ctx context.Context, ix *knowledge.Index, dir string, w io.Wri
 // newEngine wires the engine with the configured handoff desk and texts;
 // events, when not nil, receives every committed turn's events.
 func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, events conversation.EventSink, log *slog.Logger) (*conversation.Engine, error) {
-	hc := handoff.Config{TicketPrefix: c.Handoff.TicketPrefix, Team: c.Handoff.Team, Priority: c.Handoff.Priority}
+	hc := handoff.Config{TicketPrefix: c.Handoff.TicketPrefix, Team: c.Handoff.Team, Priority: c.Handoff.Priority, StaffChannel: staffChannel(c)}
 	for _, r := range c.Handoff.Priorities {
 		hc.Priorities.Rules = append(hc.Priorities.Rules, handoff.PriorityRule{Keywords: r.Keywords, MinNegativeSentiment: r.MinNegativeSentiment, CustomerTiers: r.CustomerTiers, Priority: r.Priority})
 	}

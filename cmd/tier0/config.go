@@ -34,6 +34,12 @@ type Config struct {
 	Consulting ConsultingConfig `yaml:"consulting"`
 	// Console: the web agent console at /console/.
 	Console ConsoleConfig `yaml:"console"`
+	// Chat platforms; each is off until its token is in the environment.
+	Slack         SlackConfig         `yaml:"slack"`
+	Teams         TeamsConfig         `yaml:"teams"`
+	Telegram      TelegramConfig      `yaml:"telegram"`
+	WhatsApp      WhatsAppConfig      `yaml:"whatsapp"`
+	WhatsAppCloud WhatsAppCloudConfig `yaml:"whatsapp_cloud"`
 
 	// dir is the directory of the config file; relative paths in the
 	// file are resolved against it.
@@ -121,6 +127,10 @@ type HandoffConfig struct {
 	Profiles ProfilesConfig `yaml:"profiles"`
 	// SLA per priority: first_response and resolution durations.
 	SLA map[string]SLAConfig `yaml:"sla"`
+	// StaffChannel is where agents get handoff cards besides the web
+	// console: "console" (the default: the console only), "slack",
+	// "teams" or "telegram" (one thread, reply chain or topic per ticket).
+	StaffChannel string `yaml:"staff_channel"`
 }
 
 // SLAConfig is the service level of one priority.
@@ -275,6 +285,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str("TIER0_PROFILES_TOKEN", &c.Handoff.Profiles.Token)
 	str("TIER0_CONSOLE_SECRET", &c.Console.Secret)
 	str("TIER0_CONSOLE_PASSWORD", &c.Console.AdminPass)
+	c.channelEnv(str)
 	if v := getenv("TIER0_REDIS_ADDR"); v != "" {
 		c.Store.Redis.Addrs = strings.Split(v, ",")
 		if c.Store.Driver == "" || getenv("TIER0_STORE") == "" {
@@ -330,6 +341,7 @@ func (c *Config) setDefaults() {
 	if c.WebChat.Title == "" {
 		c.WebChat.Title = c.Name
 	}
+	c.channelDefaults()
 }
 
 // Validate reports the first invalid setting.
@@ -370,5 +382,5 @@ func (c *Config) Validate() error {
 	if c.WebChat.Secret != "" && len(c.WebChat.Secret) < 32 {
 		return fmt.Errorf("TIER0_WEBCHAT_SECRET must be at least 32 characters")
 	}
-	return nil
+	return c.validateChannels()
 }

@@ -27,6 +27,7 @@ Usage:
   tier0 bench knowledge [flags]        ingestion, retrieval and memory on a 10,000-chunk index
   tier0 eval   -dataset D -path DIR    answer quality on clinc150|banking77|clariq (-split val|test); one RESULT line
   tier0 passwd < password              print the bcrypt hash of a password for console.accounts
+  tier0 whatsapp pair [-phone NUMBER]  link this server to a WhatsApp account (QR code, or a pairing code)
   tier0 help                           this text
 
 Run "tier0 <command> -h" for the flags of a command. Settings come from the
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runEval(ctx, rest, stdout, stderr)
 	case "passwd":
 		return runPasswd(stdin, stdout)
+	case "whatsapp":
+		return runWhatsApp(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -48,6 +48,7 @@ type Main struct {
 	dispatcher *conversation.Dispatcher
 	webchat    *webchat.Adapter
 	console    *agentconsole.Console // nil without agent accounts
+	channels   *channels             // chat platforms beyond the web chat
 	liveHub    *redisstore.LiveHub
 	metrics    *prometheus.Registry // what GET /metrics serves
 	ln         net.Listener
@@ -154,8 +155,13 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("agent console: %w", err)
 	}
 
+	if m.channels, err = openChannels(ctx, c, channelDeps{engine: m.engine, store: m.store, log: log}); err != nil {
+		return err
+	}
+
 	m.dispatcher = conversation.NewDispatcher(m.store, conversation.DispatcherConfig{Logger: log})
 	m.dispatcher.Register(conversation.ChannelWebChat, m.webchat)
+	m.channels.register(m.dispatcher)
 	m.engine.DeliverWith(m.dispatcher)
 	dctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	m.stopDeliver, m.delivered = stop, make(chan struct{})
@@ -167,6 +173,7 @@ func (m *Main) Run(ctx context.Context) error {
 		_ = m.dispatcher.Run(dctx)
 		wg.Wait()
 	}()
+	m.channels.start(dctx, m.store)
 
 	m.ln, err = net.Listen("tcp", c.Listen)
 	if err != nil {
@@ -186,7 +193,7 @@ func (m *Main) Run(ctx context.Context) error {
 			log.Error("http server stopped", "err", err)
 		}
 	}()
-	log.Info("tier0 serving", "addr", "http://"+displayAddr(m.ln.Addr()), "store", c.Store.Driver, "documents", m.index.Count())
+	log.Info("tier0 serving", "addr", "http://"+displayAddr(m.ln.Addr()), "store", c.Store.Driver, "documents", m.index.Count(), "channels", strings.Join(append([]string{"webchat"}, m.channels.enabled...), ", "))
 	return nil
 }
 
@@ -220,6 +227,7 @@ func (m *Main) routes() http.Handler {
 		mux.Handle(agentconsole.Prefix, m.console.Handler())
 		mux.Handle("/console", m.console.Handler())
 	}
+	m.channels.mount(mux)
 	mux.Handle("/", m.webchat.Handler())
 	return mux
 }
@@ -294,6 +302,9 @@ func (m *Main) ready(w http.ResponseWriter, r *http.Request) {
 	if m.index.Count() == 0 {
 		checks["knowledge"], status = "no documents indexed", http.StatusServiceUnavailable
 	}
+	for name, why := range m.channels.health() {
+		checks[name], status = "stopped: "+why, http.StatusServiceUnavailable
+	}
 	writeJSON(w, status, checks)
 }
 
@@ -314,6 +325,11 @@ func (m *Main) Close() error {
 				errs = append(errs, fmt.Errorf("http shutdown: %w", err))
 			}
 			cancel()
+		}
+		// No new platform events: stop the connections and let the
+		// adapters finish the turns they accepted.
+		if err := m.channels.close(); err != nil {
+			errs = append(errs, fmt.Errorf("close channels: %w", err))
 		}
 		if m.stopDeliver != nil {
 			m.stopDeliver()
