@@ -153,8 +153,11 @@ func (t *turn) apply(ctx context.Context, a AgentAction) error {
 		claim()
 		if tk.FirstResponseAt.IsZero() {
 			tk.FirstResponseAt = t.now
+			// The ticket's first human reply: how long the customer waited.
+			t.event(EventAgent, withSeconds([]string{"action", "reply", "ticket", c.Ticket}, "first_reply_s", tk.OpenedAt, t.now)...)
+		} else {
+			t.event(EventAgent, "action", "reply", "ticket", c.Ticket)
 		}
-		t.event(EventAgent, "action", "reply", "ticket", c.Ticket)
 		t.send(RoleAgent, name, KindAgent, a.Text, nil, nil)
 	case AgentNote:
 		c.Append(Turn{Role: RoleAgent, Text: a.Text, At: t.now, MessageID: a.DedupeKey, Kind: KindNote, AuthorName: name, Internal: true}, t.e.cfg.MaxHistory)
@@ -168,7 +171,7 @@ func (t *turn) apply(ctx context.Context, a AgentAction) error {
 			tk.Assignee = a.Agent.ID
 		}
 		t.setPhase(PhaseResolved)
-		t.event(EventAgent, "action", "resolve", "ticket", c.Ticket)
+		t.event(EventAgent, withSeconds([]string{"action", "resolve", "ticket", c.Ticket}, "resolution_s", tk.OpenedAt, t.now)...)
 		buttons := make([]Button, 5)
 		for i := range buttons {
 			v := strconv.Itoa(i + 1)
@@ -267,4 +270,14 @@ func (t *turn) recordBreaches() {
 			t.event(EventSLABreached, "clock", b, "ticket", t.conv.Ticket, "priority", ts.Priority)
 		}
 	}
+}
+
+// withSeconds appends name and the whole seconds from start to now to
+// the event attributes kv, unless start is unknown or later than now:
+// the durations (first reply, resolution) carried by agent events.
+func withSeconds(kv []string, name string, start, now time.Time) []string {
+	if start.IsZero() || now.Before(start) {
+		return kv
+	}
+	return append(kv, name, strconv.FormatInt(int64(now.Sub(start)/time.Second), 10))
 }

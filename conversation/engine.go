@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // EngineConfig tunes the Engine. Zero values take the defaults.
@@ -343,7 +344,12 @@ func (t *turn) decide(ctx context.Context) error {
 	if m.User.DisplayName != "" || m.User.Email != "" {
 		c.User = m.User
 	}
-	t.event(EventMessageReceived, "channel", string(m.Channel))
+	if c.Version == 0 {
+		// The first turn of a conversation that was never stored.
+		t.event(EventMessageReceived, "channel", string(m.Channel), "new", "1")
+	} else {
+		t.event(EventMessageReceived, "channel", string(m.Channel))
+	}
 
 	if c.Phase == PhaseResolved {
 		t.setPhase(PhaseBot)
@@ -356,12 +362,12 @@ func (t *turn) decide(ctx context.Context) error {
 		switch a.ID {
 		case ActionHelpful:
 			c.NotHelpful, c.Unanswered = 0, 0
-			t.event(EventFeedback, "value", "helpful")
+			t.event(EventFeedback, "value", "helpful", "answer_open", answerOpen(c.History[:len(c.History)-1]))
 			t.reply(KindNotice, tx.Helpful, nil, nil)
 			return nil
 		case ActionNotHelpful:
 			c.NotHelpful++
-			t.event(EventFeedback, "value", "not_helpful")
+			t.event(EventFeedback, "value", "not_helpful", "answer_open", answerOpen(c.History[:len(c.History)-1]))
 			if c.NotHelpful >= t.e.cfg.HandoffAfterNotHelpful {
 				return t.handOff(ctx, "not_helpful")
 			}
@@ -371,7 +377,7 @@ func (t *turn) decide(ctx context.Context) error {
 			return t.handOff(ctx, "customer_request")
 		case ActionCSAT:
 			if n, err := strconv.Atoi(a.Value); err == nil && n >= 1 && n <= 5 {
-				t.event(EventCSAT, "score", a.Value, "ticket", c.Ticket)
+				t.event(EventCSAT, "score", a.Value, "ticket", c.Ticket, "repeat", csatRepeat(c.History[:len(c.History)-1]))
 				t.reply(KindNotice, tx.CSATThanks, nil, nil)
 				return nil
 			}
@@ -410,7 +416,7 @@ func (t *turn) answerQuery(ctx context.Context, query string) error {
 	tx := t.e.cfg.Texts
 	if t.e.knowledge == nil || strings.TrimSpace(query) == "" {
 		t.conv.Unanswered++
-		t.event(EventNotSure, "reason", "no_knowledge")
+		t.event(EventNotSure, "reason", "no_knowledge", "question", eventQuestion(query))
 		t.reply(KindNotSure, tx.NotSure, nil, []Button{t.humanButton()})
 		return nil
 	}
@@ -434,10 +440,10 @@ func (t *turn) answerQuery(ctx context.Context, query string) error {
 		t.conv.Unanswered++
 		if cs := t.conv.Consulting; cs != nil && cs.Asked > 0 {
 			t.conv.Consulting = nil
-			t.event(EventNotSure, "reason", "consulting_cap", "score", score)
+			t.event(EventNotSure, "reason", "consulting_cap", "score", score, "question", eventQuestion(query))
 			return t.handOff(ctx, "consulting_cap")
 		}
-		t.event(EventNotSure, "reason", "low_score", "score", score)
+		t.event(EventNotSure, "reason", "low_score", "score", score, "question", eventQuestion(query))
 		t.reply(KindNotSure, tx.NotSure, nil, []Button{t.humanButton()})
 		return nil
 	}
@@ -463,6 +469,17 @@ func (t *turn) handOff(ctx context.Context, reason string) error {
 		t.reply(KindNotSure, t.e.cfg.Texts.NotSure, nil, nil)
 		return nil
 	}
+	// Whether this handoff settles an answer the customer had not judged
+	// yet (a "not helpful" click that hands off settled it already), and
+	// whether the conversation had a ticket before.
+	open := "0"
+	if a := t.msg.Action; a == nil || a.ID != ActionNotHelpful {
+		open = answerOpen(t.conv.History[:max(len(t.conv.History)-1, 0)])
+	}
+	repeat := "0"
+	if t.conv.Ticket != "" {
+		repeat = "1"
+	}
 	tk, outs, err := t.e.handoff.Open(ctx, HandoffRequest{Conversation: t.conv, Reason: reason})
 	if err != nil {
 		return fmt.Errorf("open ticket for %s: %w", t.conv.Key, err)
@@ -472,7 +489,7 @@ func (t *turn) handOff(ctx context.Context, reason string) error {
 	t.conv.Unanswered, t.conv.NotHelpful = 0, 0
 	t.conv.Consulting = nil
 	t.setPhase(PhaseAwaitingAgent)
-	t.event(EventHandoff, "reason", reason, "ticket", tk.ID, "team", tk.Team, "priority", tk.Priority)
+	t.event(EventHandoff, "reason", reason, "ticket", tk.ID, "team", tk.Team, "priority", tk.Priority, "answer_open", open, "repeat", repeat)
 	t.reply(KindHandoff, fillTicket(t.e.cfg.Texts.HandoffOpened, tk), nil, nil)
 	t.staff(outs)
 	return nil
@@ -491,4 +508,55 @@ func (t *turn) relay(ctx context.Context) error {
 	t.event(EventRelayed, "ticket", t.conv.Ticket)
 	t.staff(outs)
 	return nil
+}
+
+// maxEventQuestion caps the question text carried by not_sure events
+// (for analytics' knowledge gaps), in characters.
+const maxEventQuestion = 200
+
+// eventQuestion is the question of a not_sure event: trimmed, on one
+// line, at most maxEventQuestion characters.
+func eventQuestion(q string) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if utf8.RuneCountInString(q) > maxEventQuestion {
+		q = string([]rune(q)[:maxEventQuestion])
+	}
+	return q
+}
+
+// answerOpen reports, as "1" or "0", whether the latest bot answer in
+// history (the turns before the current message) is still unsettled: no
+// feedback click and no handoff came after it. Analytics counts an
+// answer settled by a helpful click as confirmed, one settled by a "not
+// helpful" click or a handoff as rejected, and every other answer as
+// assumed to have resolved its question.
+func answerOpen(history []Turn) string {
+	for i := len(history) - 1; i >= 0; i-- {
+		h := history[i]
+		switch {
+		case h.Role == RoleCustomer && h.Action != nil && (h.Action.ID == ActionHelpful || h.Action.ID == ActionNotHelpful):
+			return "0"
+		case h.Role == RoleBot && h.Kind == KindHandoff:
+			return "0"
+		case h.Role == RoleBot && h.Kind == KindAnswer:
+			return "1"
+		}
+	}
+	return "0"
+}
+
+// csatRepeat reports, as "1" or "0", whether the customer already rated
+// the current ticket: a satisfaction click in history (the turns before
+// the current message) since the last agent turn or handoff.
+func csatRepeat(history []Turn) string {
+	for i := len(history) - 1; i >= 0; i-- {
+		h := history[i]
+		switch {
+		case h.Role == RoleCustomer && h.Action != nil && h.Action.ID == ActionCSAT:
+			return "1"
+		case h.Role == RoleAgent, h.Role == RoleBot && h.Kind == KindHandoff:
+			return "0"
+		}
+	}
+	return "0"
 }

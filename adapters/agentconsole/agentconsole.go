@@ -7,12 +7,23 @@
 // mounts it at "/console/" without stripping the prefix:
 //
 //	GET  /console/                                  the console page (plus console.js, console.css)
+//	GET  /console/analytics                         the analytics page (plus analytics.js)
 //	POST /console/api/login                         {username,password} → {"csrf_token","name","username"}, sets the session cookie
 //	POST /console/api/logout                        ends the session (X-CSRF-Token)
 //	GET  /console/api/session                       {"csrf_token","name","username"} of the current session
 //	GET  /console/api/tickets?team=&status=         the queue, most urgent first
 //	GET  /console/api/tickets/{key}[?suggest=0]     one ticket's conversation for agents (+ suggested reply)
 //	POST /console/api/tickets/{key}/actions         {kind,text,action_id} (X-CSRF-Token)
+//	POST /console/api/tickets/{key}/draft           save the ticket's answer as a draft FAQ card (X-CSRF-Token)
+//	GET  /console/api/stream                        server-sent events: "changed" {"queue","tickets":[tag…]} when the queue or a ticket changed
+//	GET  /console/api/analytics?days=N              the help desk figures of the last N days (default 7)
+//
+// Live updates: the console is a conversation.EventSink (feed it the
+// engine's events) and tells open streams about changes on this
+// replica at once; changes made on other replicas are noticed by
+// comparing the queue every QueueCheckInterval while streams are open.
+// Tickets are named on the stream by an opaque tag (the "tag" of a
+// ticket's response), never by conversation key.
 //
 // The session is a cookie holding an HMAC-signed statement of the
 // username and expiry; the CSRF token is an HMAC of that cookie. Every
@@ -61,6 +72,9 @@ type Deps struct {
 	// Drafts, when set, saves a resolved ticket's answer as a draft FAQ
 	// card for review (POST …/tickets/{key}/draft).
 	Drafts Drafts
+	// Analytics, when set, serves the analytics page's figures; without
+	// it the page says analytics is not configured.
+	Analytics Analytics
 }
 
 // Drafts turns a conversation into a draft FAQ card and returns where it
@@ -110,6 +124,17 @@ type Config struct {
 	// SecureCookie sets the Secure attribute on the session cookie even
 	// when the request did not come over TLS (behind a TLS proxy).
 	SecureCookie bool
+	// StreamHeartbeat is the interval of comment lines on idle live
+	// update streams, which also re-checks the session (default 15s).
+	StreamHeartbeat time.Duration
+	// QueueCheckInterval is how often, while live streams are open, the
+	// queue is compared with its last state to notice changes made by
+	// other replicas (default 5s; negative turns the check off, for a
+	// single replica).
+	QueueCheckInterval time.Duration
+	// MaxStreamsPerAgent bounds one agent's open live streams, e.g. tabs
+	// (default 5); one more is answered 429.
+	MaxStreamsPerAgent int
 	// Now is the clock (default time.Now); tests inject a fake.
 	Now func() time.Time
 }
@@ -123,6 +148,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.LoginsPerMinute == 0 {
 		c.LoginsPerMinute = 10
+	}
+	if c.StreamHeartbeat == 0 {
+		c.StreamHeartbeat = 15 * time.Second
+	}
+	if c.QueueCheckInterval == 0 {
+		c.QueueCheckInterval = 5 * time.Second
+	}
+	if c.MaxStreamsPerAgent == 0 {
+		c.MaxStreamsPerAgent = 5
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -149,6 +183,12 @@ func (c Config) Validate() error {
 		return inv("MaxBodyBytes must be between 1 KiB and 1 MiB")
 	case c.LoginsPerMinute < 0 || c.LoginsPerMinute > 1000:
 		return inv("LoginsPerMinute must be between 0 (default) and 1000")
+	case c.StreamHeartbeat < 0 || c.StreamHeartbeat > 0 && (c.StreamHeartbeat < 10*time.Millisecond || c.StreamHeartbeat > 5*time.Minute):
+		return inv("StreamHeartbeat must be between 10ms and 5m")
+	case c.QueueCheckInterval > 0 && (c.QueueCheckInterval < 10*time.Millisecond || c.QueueCheckInterval > time.Hour):
+		return inv("QueueCheckInterval must be between 10ms and 1h (negative: off)")
+	case c.MaxStreamsPerAgent < 0 || c.MaxStreamsPerAgent > 100:
+		return inv("MaxStreamsPerAgent must be between 0 (default) and 100")
 	}
 	seen := make(map[string]bool)
 	for i, a := range c.Accounts {
@@ -212,6 +252,8 @@ type Console struct {
 	queue    Queue
 	agents   Agents
 	drafts   Drafts
+	stats    Analytics
+	live     *liveHub
 	log      *slog.Logger
 	accounts []Account
 	auth     authenticator
@@ -240,16 +282,19 @@ func New(cfg Config, deps Deps, log *slog.Logger) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Console{
+	c := &Console{
 		cfg:      cfg,
 		queue:    deps.Queue,
 		agents:   deps.Agents,
 		drafts:   deps.Drafts,
+		stats:    deps.Analytics,
 		log:      log.With("component", "agentconsole"),
 		accounts: slices.Clone(cfg.Accounts),
 		auth:     auth,
 		assets:   assets,
-	}, nil
+	}
+	c.live = newLiveHub(c)
+	return c, nil
 }
 
 // Prefix is the path the console's routes start with.
@@ -278,7 +323,7 @@ type endpoint struct {
 // conversation key in it, if any.
 func route(escaped string) (endpoint, string, error) {
 	switch escaped {
-	case Prefix, Prefix + "console.js", Prefix + "console.css":
+	case Prefix, Prefix + "console.js", Prefix + "console.css", Prefix + "analytics", Prefix + "analytics.js":
 		return endpoint{method: http.MethodGet, serve: (*Console).serveAsset}, "", nil
 	case apiPrefix + "login":
 		return endpoint{method: http.MethodPost, serve: (*Console).login}, "", nil
@@ -288,6 +333,10 @@ func route(escaped string) (endpoint, string, error) {
 		return endpoint{method: http.MethodGet, auth: true, serve: (*Console).sessionInfo}, "", nil
 	case apiPrefix + "tickets":
 		return endpoint{method: http.MethodGet, auth: true, serve: (*Console).tickets}, "", nil
+	case apiPrefix + "stream":
+		return endpoint{method: http.MethodGet, auth: true, serve: (*Console).stream}, "", nil
+	case apiPrefix + "analytics":
+		return endpoint{method: http.MethodGet, auth: true, serve: (*Console).analyticsReport}, "", nil
 	}
 	rest, ok := strings.CutPrefix(escaped, apiPrefix+"tickets/")
 	if !ok {
@@ -415,9 +464,11 @@ type ticketResponse struct {
 	Ticket          conversation.TicketState `json:"ticket"`
 	History         []conversation.Turn      `json:"history"`
 	Slots           []conversation.Slot      `json:"slots"`
-	Suggestion      *suggestion              `json:"suggestion,omitempty"`
-	SuggestionError string                   `json:"suggestion_error,omitempty"`
-	UpdatedAt       time.Time                `json:"updated_at"`
+	// Tag names the ticket on the live update stream.
+	Tag             string      `json:"tag"`
+	Suggestion      *suggestion `json:"suggestion,omitempty"`
+	SuggestionError string      `json:"suggestion_error,omitempty"`
+	UpdatedAt       time.Time   `json:"updated_at"`
 }
 
 // suggestion is the drafted reply shown to the agent.
@@ -451,6 +502,7 @@ func (c *Console) ticket(w http.ResponseWriter, r *http.Request, s *session, key
 	resp := ticketResponse{
 		ConversationKey: conv.Key, Channel: conv.Channel, Customer: conv.User, Phase: conv.Phase,
 		Ticket: *conv.TicketState, History: conv.History, Slots: conv.Slots, UpdatedAt: conv.UpdatedAt,
+		Tag: c.auth.ticketTag(conv.Key),
 	}
 	if resp.History == nil {
 		resp.History = []conversation.Turn{}

@@ -27,6 +27,14 @@ func TestConfigValidate(t *testing.T) {
 		{"bad team", func(c *agentconsole.Config) { c.Accounts[0].Teams = []string{""} }, "team"},
 		{"short ttl", func(c *agentconsole.Config) { c.SessionTTL = time.Second }, "SessionTTL"},
 		{"huge body", func(c *agentconsole.Config) { c.MaxBodyBytes = 1 << 30 }, "MaxBodyBytes"},
+		{"live settings", func(c *agentconsole.Config) {
+			c.StreamHeartbeat, c.QueueCheckInterval, c.MaxStreamsPerAgent = time.Second, 2*time.Second, 3
+		}, ""},
+		{"queue check off", func(c *agentconsole.Config) { c.QueueCheckInterval = -1 }, ""},
+		{"tiny heartbeat", func(c *agentconsole.Config) { c.StreamHeartbeat = time.Microsecond }, "StreamHeartbeat"},
+		{"negative heartbeat", func(c *agentconsole.Config) { c.StreamHeartbeat = -time.Second }, "StreamHeartbeat"},
+		{"tiny queue check", func(c *agentconsole.Config) { c.QueueCheckInterval = time.Microsecond }, "QueueCheckInterval"},
+		{"too many streams", func(c *agentconsole.Config) { c.MaxStreamsPerAgent = 1000 }, "MaxStreamsPerAgent"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -110,6 +118,8 @@ func TestSessionRequired(t *testing.T) {
 		{http.MethodGet, ticketPath(customerKey)},
 		{http.MethodPost, ticketPath(customerKey) + "/actions"},
 		{http.MethodPost, "/console/api/logout"},
+		{http.MethodGet, "/console/api/analytics?days=7"},
+		{http.MethodGet, "/console/api/stream"},
 	}
 	for _, tt := range tests {
 		for _, p := range paths {

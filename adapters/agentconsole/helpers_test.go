@@ -19,6 +19,7 @@ import (
 
 	"github.com/tier0/tier0/adapters/agentconsole"
 	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/analytics"
 	"github.com/tier0/tier0/conversation/boltstore"
 	"github.com/tier0/tier0/handoff"
 )
@@ -57,12 +58,25 @@ func (knowledgeDouble) Answer(_ context.Context, q conversation.Query) (conversa
 	return conversation.Answer{Score: 0.1}, nil
 }
 
-// harness is a console over a real engine, bolt store and desk.
+// harness is a console over a real engine, bolt store and desk, with
+// analytics recorded into the same store and the engine's events fed to
+// the console's live streams.
 type harness struct {
-	store  *boltstore.Store
-	engine *conversation.Engine
-	clock  *fakeClock
-	srv    *httptest.Server
+	store   *boltstore.Store
+	engine  *conversation.Engine
+	clock   *fakeClock
+	srv     *httptest.Server
+	console *agentconsole.Console
+	stats   *analytics.Recorder
+}
+
+// fanout hands every event batch to each of its sinks.
+type fanout []conversation.EventSink
+
+func (f *fanout) Record(events []conversation.Event) {
+	for _, s := range *f {
+		s.Record(events)
+	}
 }
 
 func hash(tb testing.TB, password string) string {
@@ -96,22 +110,32 @@ func newHarness(tb testing.TB, edit ...func(*agentconsole.Config)) *harness {
 	if err != nil {
 		tb.Fatalf("new desk: %v", err)
 	}
-	eng := conversation.NewEngine(store, knowledgeDouble{}, desk, conversation.EngineConfig{Logger: discard()})
 	clock := &fakeClock{t: time.Now()}
+	rec, err := analytics.NewRecorder(store, analytics.Config{FlushInterval: time.Hour, Now: clock.Now, Logger: discard()})
+	if err != nil {
+		tb.Fatalf("new recorder: %v", err)
+	}
+	tb.Cleanup(func() { _ = rec.Close() })
+	events := &fanout{rec}
+	eng := conversation.NewEngine(store, knowledgeDouble{}, desk, conversation.EngineConfig{Logger: discard(), Now: clock.Now, Events: events})
 	cfg := testConfig(tb)
 	cfg.Now = clock.Now
 	for _, e := range edit {
 		e(&cfg)
 	}
-	c, err := agentconsole.New(cfg, agentconsole.Deps{Queue: store, Agents: eng}, discard())
+	c, err := agentconsole.New(cfg, agentconsole.Deps{Queue: store, Agents: eng, Analytics: rec}, discard())
 	if err != nil {
 		tb.Fatalf("new console: %v", err)
 	}
+	*events = append(*events, c)
 	mux := http.NewServeMux()
 	mux.Handle(agentconsole.Prefix, c.Handler())
 	srv := httptest.NewServer(mux)
 	tb.Cleanup(srv.Close)
-	return &harness{store: store, engine: eng, clock: clock, srv: srv}
+	// Cleanups run last-registered first: the live streams end before
+	// the server waits for its connections.
+	tb.Cleanup(func() { _ = c.Close() })
+	return &harness{store: store, engine: eng, clock: clock, srv: srv, console: c, stats: rec}
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -11,7 +11,7 @@ import (
 	"github.com/tier0/tier0/conversation"
 )
 
-//go:embed static/index.html static/console.js static/console.css
+//go:embed static/index.html static/console.js static/console.css static/analytics.html static/analytics.js
 var staticFS embed.FS
 
 // asset is one embedded file, prepared once at New.
@@ -21,12 +21,14 @@ type asset struct {
 	etag  string
 }
 
-// loadAssets reads the embedded page, script and style sheet.
+// loadAssets reads the embedded pages, scripts and style sheet.
 func loadAssets() (map[string]asset, error) {
 	files := map[string]struct{ name, ctype string }{
-		Prefix:                 {"static/index.html", "text/html; charset=utf-8"},
-		Prefix + "console.js":  {"static/console.js", "text/javascript; charset=utf-8"},
-		Prefix + "console.css": {"static/console.css", "text/css; charset=utf-8"},
+		Prefix:                  {"static/index.html", "text/html; charset=utf-8"},
+		Prefix + "console.js":   {"static/console.js", "text/javascript; charset=utf-8"},
+		Prefix + "console.css":  {"static/console.css", "text/css; charset=utf-8"},
+		Prefix + "analytics":    {"static/analytics.html", "text/html; charset=utf-8"},
+		Prefix + "analytics.js": {"static/analytics.js", "text/javascript; charset=utf-8"},
 	}
 	out := make(map[string]asset, len(files))
 	for path, f := range files {
@@ -40,7 +42,7 @@ func loadAssets() (map[string]asset, error) {
 	return out, nil
 }
 
-// serveAsset serves the page, its script or its style sheet.
+// serveAsset serves a page, a script or the style sheet.
 func (c *Console) serveAsset(w http.ResponseWriter, r *http.Request, _ *session, _ string) error {
 	f := c.assets[r.URL.Path]
 	h := w.Header()

@@ -217,6 +217,24 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, ev
 	return conversation.NewEngine(store, k, desk, cfg), nil
 }
 
+// eventFanout hands each batch of the engine's events to every sink, in
+// the order they were added. Sinks are added while wiring, before the
+// engine handles its first turn.
+type eventFanout struct {
+	sinks []conversation.EventSink
+}
+
+var _ conversation.EventSink = (*eventFanout)(nil)
+
+func (f *eventFanout) add(s conversation.EventSink) { f.sinks = append(f.sinks, s) }
+
+// Record passes events on to every sink.
+func (f *eventFanout) Record(events []conversation.Event) {
+	for _, s := range f.sinks {
+		s.Record(events)
+	}
+}
+
 // weekdays parses "mon", "tuesday", "Sa", … into weekdays.
 func weekdays(names []string) ([]time.Weekday, error) {
 	var out []time.Weekday

@@ -25,6 +25,7 @@ import (
 	"github.com/tier0/tier0/adapters/agentconsole"
 	"github.com/tier0/tier0/adapters/webchat"
 	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/analytics"
 	"github.com/tier0/tier0/conversation/metrics"
 	"github.com/tier0/tier0/conversation/redisstore"
 	"github.com/tier0/tier0/knowledge"
@@ -48,6 +49,7 @@ type Main struct {
 	dispatcher *conversation.Dispatcher
 	webchat    *webchat.Adapter
 	console    *agentconsole.Console // nil without agent accounts
+	stats      *analytics.Recorder   // nil when the store keeps no analytics
 	channels   *channels             // chat platforms beyond the web chat
 	liveHub    *redisstore.LiveHub
 	metrics    *prometheus.Registry // what GET /metrics serves
@@ -121,7 +123,17 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if m.engine, err = newEngine(c, m.store, ans, sink, log); err != nil {
+	// The engine's events go to the metrics, the analytics shared by all
+	// replicas (in the store) and the console's live streams.
+	events := &eventFanout{}
+	events.add(sink)
+	if as, ok := m.store.(analytics.Store); ok {
+		if m.stats, err = analytics.NewRecorder(as, analytics.Config{Logger: log}); err != nil {
+			return fmt.Errorf("analytics: %w", err)
+		}
+		events.add(m.stats)
+	}
+	if m.engine, err = newEngine(c, m.store, ans, events, log); err != nil {
 		return err
 	}
 	secret, err := webchatSecret(c)
@@ -151,8 +163,11 @@ func (m *Main) Run(ctx context.Context) error {
 		return fmt.Errorf("web chat: %w", err)
 	}
 
-	if m.console, err = newConsole(c, m.store, m.engine, log); err != nil {
+	if m.console, err = newConsole(c, m.store, m.engine, m.stats, log); err != nil {
 		return fmt.Errorf("agent console: %w", err)
+	}
+	if m.console != nil {
+		events.add(m.console)
 	}
 
 	if m.channels, err = openChannels(ctx, c, channelDeps{engine: m.engine, store: m.store, log: log}); err != nil {
@@ -187,7 +202,12 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	// Live event streams end when shutdown starts, so Shutdown only waits
 	// for real turns in flight.
-	m.srv.RegisterOnShutdown(func() { _ = m.webchat.Close() })
+	m.srv.RegisterOnShutdown(func() {
+		_ = m.webchat.Close()
+		if m.console != nil {
+			_ = m.console.Close()
+		}
+	})
 	go func() {
 		if err := m.srv.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "err", err)
@@ -233,8 +253,9 @@ func (m *Main) routes() http.Handler {
 }
 
 // newConsole builds the agent console from the configured accounts (and
-// the TIER0_CONSOLE_PASSWORD admin); nil when there are none.
-func newConsole(c *Config, store conversation.Store, engine *conversation.Engine, log *slog.Logger) (*agentconsole.Console, error) {
+// the TIER0_CONSOLE_PASSWORD admin); nil when there are none. stats, when
+// not nil, serves its analytics page.
+func newConsole(c *Config, store conversation.Store, engine *conversation.Engine, stats *analytics.Recorder, log *slog.Logger) (*agentconsole.Console, error) {
 	var accounts []agentconsole.Account
 	for _, a := range c.Console.Accounts {
 		accounts = append(accounts, agentconsole.Account{Username: a.Username, Name: a.Name, PasswordHash: a.PasswordHash, Teams: a.Teams})
@@ -254,12 +275,16 @@ func newConsole(c *Config, store conversation.Store, engine *conversation.Engine
 	if err != nil {
 		return nil, err
 	}
+	deps := agentconsole.Deps{Queue: store, Agents: engine, Drafts: draftSaver{store: store, dir: filepath.Join(c.DataDir, "faq-drafts")}}
+	if stats != nil {
+		deps.Analytics = stats
+	}
 	return agentconsole.New(agentconsole.Config{
 		Accounts:     accounts,
 		Secret:       secret,
 		SessionTTL:   c.Console.SessionTTL,
 		SecureCookie: c.Console.SecureCookie,
-	}, agentconsole.Deps{Queue: store, Agents: engine, Drafts: draftSaver{store: store, dir: filepath.Join(c.DataDir, "faq-drafts")}}, log)
+	}, deps, log)
 }
 
 // draftSaver writes a resolved ticket's answer as a draft FAQ card into
@@ -334,6 +359,12 @@ func (m *Main) Close() error {
 		if m.stopDeliver != nil {
 			m.stopDeliver()
 			<-m.delivered
+		}
+		// No turn runs any more: the last analytics counts go to the store.
+		if m.stats != nil {
+			if err := m.stats.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("flush analytics: %w", err))
+			}
 		}
 		if m.liveHub != nil {
 			if err := m.liveHub.Close(); err != nil {

@@ -5,7 +5,16 @@
   var api = 'api/';
   var csrf = '';
   var current = null; // conversation key of the open ticket
+  var currentTag = ''; // its tag on the live update stream
   var timer = null;
+  // Live updates: the stream says when to reload; polling stays as a
+  // fallback, slow while the stream is open, every 3 s when it is not.
+  var stream = null;
+  var streamRetry = null;
+  var pending = null; // debounced reload after stream events
+  var reloadTicket = false;
+  var fastPoll = 3000;
+  var slowPoll = 15000;
   var $ = function (id) { return document.getElementById(id); };
 
   function el(tag, cls, text) {
@@ -43,12 +52,68 @@
     });
   }
 
+  function poll(ms) {
+    if (timer) { clearInterval(timer); }
+    timer = setInterval(refresh, ms);
+  }
+
+  function setLive(on) {
+    $('live').hidden = false;
+    $('live').textContent = on ? 'live' : 'polling';
+    $('live').className = on ? 'live-on' : 'live-off';
+    $('live').title = on ? 'Changes show at once' : 'Live updates unavailable; checking every few seconds';
+  }
+
+  function stopLive() {
+    if (stream) { stream.close(); stream = null; }
+    if (streamRetry) { clearTimeout(streamRetry); streamRetry = null; }
+    $('live').hidden = true;
+  }
+
+  function startLive() {
+    if (!window.EventSource || stream) { return; }
+    var es = new EventSource(api + 'stream');
+    stream = es;
+    es.addEventListener('open', function () { setLive(true); poll(slowPoll); refresh(); });
+    es.addEventListener('changed', function (ev) {
+      var d;
+      try { d = JSON.parse(ev.data); } catch (e) { d = { queue: true, tickets: [] }; }
+      var tickets = d.tickets || [];
+      // The open ticket reloads when it is named, when the event names
+      // none (too many changes), or when its tag is not known yet.
+      if (current && (tickets.indexOf(currentTag) >= 0 || tickets.length === 0 || !currentTag)) { reloadTicket = true; }
+      if (pending) { return; }
+      pending = setTimeout(function () {
+        pending = null;
+        var withTicket = reloadTicket;
+        reloadTicket = false;
+        refreshQueue();
+        if (current && withTicket) { loadTicket(current, false); }
+      }, 150);
+    });
+    es.addEventListener('logout', function () { stopLive(); showLogin(); });
+    es.addEventListener('error', function () {
+      setLive(false);
+      poll(fastPoll);
+      if (es.readyState === EventSource.CLOSED) {
+        // Refused (logged out, too many tabs, shutting down): try again later.
+        stream = null;
+        if (csrf && !streamRetry) {
+          streamRetry = setTimeout(function () { streamRetry = null; if (csrf) { startLive(); } }, 30000);
+        }
+      }
+    });
+  }
+
   function showLogin() {
     csrf = '';
     current = null;
+    currentTag = '';
+    stopLive();
     if (timer) { clearInterval(timer); timer = null; }
     $('app').hidden = true;
     $('logout').hidden = true;
+    $('analytics-link').hidden = true;
     $('who').textContent = '';
     $('login').hidden = false;
   }
@@ -58,9 +123,11 @@
     $('who').textContent = s.name;
     $('login').hidden = true;
     $('logout').hidden = false;
+    $('analytics-link').hidden = false;
     $('app').hidden = false;
     refresh();
-    if (!timer) { timer = setInterval(refresh, 3000); }
+    poll(fastPoll);
+    startLive();
   }
 
   function age(iso) {
@@ -90,11 +157,15 @@
     $('queue-empty').hidden = list.length > 0;
   }
 
-  function refresh() {
+  function refreshQueue() {
     var team = $('team-filter').value.trim();
     call('GET', 'tickets' + (team ? '?team=' + encodeURIComponent(team) : ''))
       .then(function (d) { renderQueue(d.tickets); $('status').textContent = ''; })
       .catch(function (e) { $('status').textContent = e.message; });
+  }
+
+  function refresh() {
+    refreshQueue();
     if (current) { loadTicket(current, false); }
   }
 
@@ -131,12 +202,13 @@
   function loadTicket(key, withSuggestion) {
     var q = withSuggestion ? '' : '?suggest=0';
     return call('GET', 'tickets/' + encodeURIComponent(key) + q).then(function (d) {
-      if (key === current) { renderTicket(d, withSuggestion); }
+      if (key === current) { currentTag = d.tag || ''; renderTicket(d, withSuggestion); }
     }).catch(function (e) { $('action-error').textContent = e.message; });
   }
 
   function openTicket(key) {
     current = key;
+    currentTag = '';
     $('action-error').textContent = '';
     document.querySelectorAll('.queue-item').forEach(function (r) {
       r.classList.toggle('selected', r.dataset.key === key);
