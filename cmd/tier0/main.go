@@ -28,6 +28,7 @@ Usage:
   tier0 eval   -dataset D -path DIR    answer quality on clinc150|banking77|clariq (-split val|test); one RESULT line
   tier0 passwd < password              print the bcrypt hash of a password for console.accounts
   tier0 whatsapp pair [-phone NUMBER]  link this server to a WhatsApp account (QR code, or a pairing code)
+  tier0 fake slack|teams|telegram|whatsapp   a local fake of that platform to try the channel offline
   tier0 help                           this text
 
 Run "tier0 <command> -h" for the flags of a command. Settings come from the
@@ -87,6 +88,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runPasswd(stdin, stdout)
 	case "whatsapp":
 		return runWhatsApp(ctx, rest, stdout, stderr)
+	case "fake":
+		return runFake(ctx, rest, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

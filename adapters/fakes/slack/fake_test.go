@@ -262,3 +262,19 @@ func TestSocketMode(t *testing.T) {
 		}
 	}
 }
+
+func TestClickFindsButtonsBesideContextBlocks(t *testing.T) {
+	s := slackfake.New(slackfake.Config{})
+	m := slackfake.Message{TS: "1.000001", Channel: "C1", Blocks: json.RawMessage(`[
+		{"type":"section","text":{"type":"mrkdwn","text":"answer"}},
+		{"type":"context","elements":[{"type":"mrkdwn","text":"Sources: <https://x|X>"}]},
+		{"type":"actions","block_id":"b1","elements":[{"type":"button","action_id":"helpful","value":"v","text":{"type":"plain_text","text":"Helpful"}}]}
+	]`)}
+	payload, err := s.Click(m, "helpful", "U1")
+	if err != nil {
+		t.Fatalf("Click on a message with a context block: %v", err)
+	}
+	if !strings.Contains(string(payload), `"action_id":"helpful"`) {
+		t.Fatalf("payload %s does not carry the clicked action", payload)
+	}
+}

@@ -200,11 +200,9 @@ func (s *Server) Select(m Message, actionID, userID, value string) ([]byte, erro
 }
 
 func findElement(m Message, actionID, typ string) (string, element, error) {
-	var bs []struct {
-		Type     string    `json:"type"`
-		BlockID  string    `json:"block_id"`
-		Elements []element `json:"elements"`
-	}
+	// Elements stay raw until the block is known to be an actions block:
+	// a context block's elements are text objects, not buttons.
+	var bs []block
 	if err := json.Unmarshal(m.Blocks, &bs); err != nil {
 		return "", element{}, fmt.Errorf("slackfake: message %s has no blocks", m.TS)
 	}
@@ -212,7 +210,11 @@ func findElement(m Message, actionID, typ string) (string, element, error) {
 		if b.Type != "actions" {
 			continue
 		}
-		for _, e := range b.Elements {
+		var els []element
+		if err := json.Unmarshal(b.Elements, &els); err != nil {
+			return "", element{}, fmt.Errorf("slackfake: message %s: actions block: %w", m.TS, err)
+		}
+		for _, e := range els {
 			if e.ActionID == actionID && e.Type == typ {
 				return b.BlockID, e, nil
 			}
