@@ -96,6 +96,16 @@ type WhatsAppCloudConfig struct {
 
 // channelEnv reads the channels' secrets from the environment.
 func (c *Config) channelEnv(str func(name string, dst *string)) {
+	// Where the platforms are: the defaults are the real ones; these point
+	// tier0 at the local fakes (tier0 fake) or a self-hosted Bot API.
+	str("TIER0_SLACK_API_URL", &c.Slack.APIURL)
+	str("TIER0_SLACK_MODE", &c.Slack.Mode)
+	str("TIER0_TEAMS_OPENID_METADATA_URL", &c.Teams.OpenIDMetadataURL)
+	str("TIER0_TEAMS_TOKEN_URL", &c.Teams.TokenURL)
+	str("TIER0_TELEGRAM_API_URL", &c.Telegram.APIURL)
+	str("TIER0_TELEGRAM_MODE", &c.Telegram.Mode)
+	str("TIER0_WHATSAPP_CLOUD_API_URL", &c.WhatsAppCloud.APIURL)
+	str("TIER0_WHATSAPP_CLOUD_PHONE_NUMBER_ID", &c.WhatsAppCloud.PhoneNumberID)
 	str("TIER0_SLACK_BOT_TOKEN", &c.Slack.BotToken)
 	str("TIER0_SLACK_SIGNING_SECRET", &c.Slack.SigningSecret)
 	str("TIER0_SLACK_APP_TOKEN", &c.Slack.AppToken)

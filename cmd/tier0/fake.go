@@ -64,9 +64,7 @@ type fakeOptions struct {
 
 // fakeSettings is what `tier0 serve` needs to talk to a fake.
 type fakeSettings struct {
-	env     [][2]string // TIER0_* variables, in order
-	section string      // the top-level config key the YAML lines add
-	yaml    []string    // config lines (a new top-level section)
+	env [][2]string // TIER0_* variables, in order
 }
 
 // fakeButton is a button the bot posted, with what clicking it does.
@@ -250,16 +248,11 @@ func (s *fakeSession) printSettings(platform, fakeURL string) {
 	st := s.p.settings()
 	var b strings.Builder
 	fmt.Fprintf(&b, "Fake %s listening on %s (for tier0 at %s).\n\n", s.p.name(), fakeURL, s.tier0)
-	b.WriteString("# 1. In a second terminal, set these variables:\n")
+	b.WriteString("# In a second terminal, set these variables and start the server:\n")
 	for _, kv := range st.env {
 		fmt.Fprintf(&b, "export %s=%s\n", kv[0], shellQuote(kv[1]))
 	}
-	fmt.Fprintf(&b, "\n# 2. Append these lines to your config file (one without a %s: section; a copy\n#    next to the original keeps its relative paths, e.g. configs/it-helpdesk/fake.yaml):\n", st.section)
-	for _, l := range st.yaml {
-		b.WriteString(l + "\n")
-	}
-	b.WriteString("\n# 3. Start the server with it:\n")
-	b.WriteString("tier0 serve -config configs/it-helpdesk/fake.yaml\n\n")
+	b.WriteString("go run ./cmd/tier0 serve\n\n")
 	fmt.Fprintf(&b, "Then type messages here as the %s test user. A number clicks that button of the bot's last message; Ctrl-C ends.\n", s.p.name())
 	s.printf("%s", b.String())
 }

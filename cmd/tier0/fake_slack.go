@@ -46,9 +46,9 @@ func (s *slackFake) settings() fakeSettings {
 		env: [][2]string{
 			{"TIER0_SLACK_BOT_TOKEN", cfg.BotToken},
 			{"TIER0_SLACK_SIGNING_SECRET", cfg.SigningSecret},
+			{"TIER0_SLACK_MODE", "http"},
+			{"TIER0_SLACK_API_URL", s.url + "/api/"},
 		},
-		section: "slack",
-		yaml:    []string{"slack:", "  mode: http", "  api_url: " + s.url + "/api/"},
 	}
 }
 

@@ -62,12 +62,8 @@ func (t *teamsFake) settings() fakeSettings {
 			{"TIER0_TEAMS_APP_ID", cfg.AppID},
 			{"TIER0_TEAMS_APP_PASSWORD", cfg.AppPassword},
 			{"TIER0_TEAMS_TENANT_ID", cfg.TenantID},
-		},
-		section: "teams",
-		yaml: []string{
-			"teams:",
-			"  openid_metadata_url: " + t.url + "/v1/.well-known/openidconfiguration",
-			"  token_url: " + t.url + "/botframework.com/oauth2/v2.0/token",
+			{"TIER0_TEAMS_OPENID_METADATA_URL", t.url + "/v1/.well-known/openidconfiguration"},
+			{"TIER0_TEAMS_TOKEN_URL", t.url + "/botframework.com/oauth2/v2.0/token"},
 		},
 	}
 }

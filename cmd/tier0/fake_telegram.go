@@ -52,9 +52,11 @@ func (t *telegramFake) name() string { return "Telegram" }
 
 func (t *telegramFake) settings() fakeSettings {
 	return fakeSettings{
-		env:     [][2]string{{"TIER0_TELEGRAM_TOKEN", t.srv.Token()}},
-		section: "telegram",
-		yaml:    []string{"telegram:", "  mode: polling", "  api_url: " + t.url},
+		env: [][2]string{
+			{"TIER0_TELEGRAM_TOKEN", t.srv.Token()},
+			{"TIER0_TELEGRAM_MODE", "polling"},
+			{"TIER0_TELEGRAM_API_URL", t.url},
+		},
 	}
 }
 

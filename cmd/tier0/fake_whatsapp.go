@@ -53,9 +53,9 @@ func (w *whatsappFake) settings() fakeSettings {
 			{"TIER0_WHATSAPP_CLOUD_ACCESS_TOKEN", fakeWAAccessToken},
 			{"TIER0_WHATSAPP_CLOUD_APP_SECRET", fakeWAAppSecret},
 			{"TIER0_WHATSAPP_CLOUD_VERIFY_TOKEN", fakeWAVerifyToken},
+			{"TIER0_WHATSAPP_CLOUD_PHONE_NUMBER_ID", fakeWAPhoneNumberID},
+			{"TIER0_WHATSAPP_CLOUD_API_URL", w.url},
 		},
-		section: "whatsapp_cloud",
-		yaml:    []string{"whatsapp_cloud:", `  phone_number_id: "` + fakeWAPhoneNumberID + `"`, "  api_url: " + w.url},
 	}
 }
 
