@@ -227,6 +227,10 @@ func (d *Dispatcher) deliver(ctx context.Context, key string) time.Duration {
 				retry = time.Millisecond // lease nearly over: go on with a fresh one
 				break
 			}
+			if ctx.Err() != nil { // stopping: what is not sent yet stays pending
+				retry = d.cfg.BaseBackoff
+				break
+			}
 			if retry = d.send(ctx, o); retry > 0 {
 				break
 			}
@@ -304,9 +308,7 @@ func (d *Dispatcher) send(ctx context.Context, o Outbound) time.Duration {
 	if s == nil {
 		err = Errorf(Invalid, "no sender registered for channel %q", o.Channel)
 	} else {
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		err = s.Send(sctx, o)
-		cancel()
+		err = sendFinishing(ctx, s, o)
 	}
 	if err == nil {
 		d.forget(o.ID)
@@ -343,6 +345,33 @@ func (d *Dispatcher) send(ctx context.Context, o Outbound) time.Duration {
 	d.cfg.Logger.Error("delivery failed permanently, dropping message", "conversation", o.ConversationKey, "channel", o.Channel, "outbound", o.ID, "attempts", n, "code", code, "err", err)
 	d.forget(o.ID)
 	return 0
+}
+
+// Send timeouts: a send gets sendTimeout; one that started when delivery
+// stops (ctx ends, e.g. on shutdown) goes on for at most sendDrain.
+const (
+	sendTimeout = 30 * time.Second
+	sendDrain   = 10 * time.Second
+)
+
+// sendFinishing calls s.Send with a context that outlives a cancelled ctx
+// by at most sendDrain. Cancelled mid-request, a message the platform had
+// already accepted would count as undelivered and another replica would
+// send it again (the adapters' idempotency cannot always tell).
+func sendFinishing(ctx context.Context, s Sender, o Outbound) error {
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sendTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ctx, func() {
+		t := time.NewTimer(sendDrain)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			cancel()
+		case <-sctx.Done():
+		}
+	})
+	defer stop()
+	return s.Send(sctx, o)
 }
 
 func (d *Dispatcher) forget(id string) {

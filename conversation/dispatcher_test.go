@@ -170,3 +170,39 @@ func TestDispatcherLeavesElsewhereMessagesPending(t *testing.T) {
 	waitFor(t, "the delivery once connected", func() bool { return len(snd.delivered()) == 1 })
 	waitFor(t, "empty outbox", func() bool { return len(pendingTexts(t, s, "webchat:w")) == 0 })
 }
+
+// A platform send that has started is not cut off when delivery stops (a
+// message the platform accepted would otherwise be sent again by another
+// replica); it is acked, and what was not sent yet stays pending.
+func TestDispatcherFinishesSendInFlightOnStop(t *testing.T) {
+	s := stores()["bolt"](t)
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var sendCtxErr error
+	snd := conversation.SenderFunc(func(ctx context.Context, o conversation.Outbound) error {
+		once.Do(func() { close(started) })
+		<-release
+		sendCtxErr = ctx.Err()
+		return ctx.Err()
+	})
+	d := conversation.NewDispatcher(s, conversation.DispatcherConfig{BaseBackoff: time.Millisecond})
+	d.Register(conversation.ChannelWebChat, snd)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(ctx) }()
+	e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{})
+	e.DeliverWith(d)
+	if _, err := e.Handle(context.Background(), msg("webchat:stop", "m1", "password")); err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	cancel() // delivery stops while the request is in flight
+	close(release)
+	<-done
+	if sendCtxErr != nil {
+		t.Fatalf("the send in flight saw its context end (%v), want it to finish", sendCtxErr)
+	}
+	if p := pendingTexts(t, s, "webchat:stop"); len(p) != 0 {
+		t.Fatalf("after the send finished, %d messages are still pending, want 0 (acked)", len(p))
+	}
+}

@@ -266,53 +266,11 @@ func (ch *channels) mount(mux *http.ServeMux) {
 	}
 }
 
-// register hands the adapters' senders to the dispatcher, each wrapped so
-// a send that has started finishes when delivery stops (finishingSender).
+// register hands the adapters' senders to the dispatcher.
 func (ch *channels) register(d *conversation.Dispatcher) {
 	for name, s := range ch.senders {
-		d.Register(name, finishingSender{s})
+		d.Register(name, s)
 	}
-}
-
-// sendDrain bounds how long a send that started goes on once delivery
-// stops.
-const sendDrain = 10 * time.Second
-
-// finishingSender lets a platform send that has started run to its end
-// (or sendDrain) when the dispatcher's context ends on shutdown. Cancelled
-// mid-request, a message the platform already accepted would count as not
-// delivered, and another replica would send it again: the adapters'
-// idempotency sets live in one process. A send not started yet when
-// delivery stops is left pending, for this or another replica.
-type finishingSender struct{ conversation.Sender }
-
-var _ conversation.Sender = finishingSender{}
-
-// Send delivers o with a context that outlives a cancelled ctx by at most
-// sendDrain and keeps ctx's deadline. Errors: ctx's error when ctx ended
-// before the send started, else the wrapped sender's.
-func (s finishingSender) Send(ctx context.Context, o conversation.Outbound) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	if d, ok := ctx.Deadline(); ok {
-		var cancelAt context.CancelFunc
-		sctx, cancelAt = context.WithDeadline(sctx, d)
-		defer cancelAt()
-	}
-	stop := context.AfterFunc(ctx, func() {
-		t := time.NewTimer(sendDrain)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			cancel()
-		case <-sctx.Done():
-		}
-	})
-	defer stop()
-	return s.Sender.Send(sctx, o)
 }
 
 // start runs the connection jobs until close; leader jobs under a lease

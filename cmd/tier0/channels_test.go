@@ -825,38 +825,3 @@ func TestChannelConfigErrors(t *testing.T) {
 		}
 	})
 }
-
-// --- Delivery on shutdown ----------------------------------------------------
-
-// A platform send that has started is not cut off when delivery stops (a
-// request the platform accepted would otherwise be sent again by another
-// replica); one that has not started is left pending.
-func TestChannelSendFinishesOnShutdown(t *testing.T) {
-	started, release := make(chan struct{}), make(chan struct{})
-	var inner error
-	s := finishingSender{conversation.SenderFunc(func(ctx context.Context, _ conversation.Outbound) error {
-		close(started)
-		select {
-		case <-release:
-			inner = ctx.Err()
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	})}
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	done := make(chan error, 1)
-	go func() { done <- s.Send(ctx, conversation.Outbound{ID: "o-1"}) }()
-	<-started
-	cancel() // delivery stops while the request is in flight
-	close(release)
-	if err := <-done; err != nil || inner != nil {
-		t.Errorf("send in flight at shutdown: %v (its context: %v), want it to finish", err, inner)
-	}
-
-	calls := 0
-	late := finishingSender{conversation.SenderFunc(func(context.Context, conversation.Outbound) error { calls++; return nil })}
-	if err := late.Send(ctx, conversation.Outbound{ID: "o-2"}); err == nil || calls != 0 {
-		t.Errorf("send after shutdown: %v with %d calls, want ctx's error and no call", err, calls)
-	}
-}
