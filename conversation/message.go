@@ -32,6 +32,7 @@ type Identity struct {
 	ID          string `json:"id"`                     // platform user id (Slack U…, Teams AAD object id, phone JID, web chat visitor id)
 	DisplayName string `json:"display_name,omitempty"` // for agents and handoff cards; never logged at info level
 	Email       string `json:"email,omitempty"`
+	Phone       string `json:"phone,omitempty"`  // E.164 ("+4915112345678") when the platform tells (WhatsApp)
 	Locale      string `json:"locale,omitempty"` // BCP 47, e.g. "de-DE", when the platform tells
 	TenantID    string `json:"tenant_id,omitempty"`
 	IsBot       bool   `json:"is_bot,omitempty"`

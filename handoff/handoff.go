@@ -243,6 +243,9 @@ func Card(t conversation.Ticket, r conversation.HandoffRequest, turns int) strin
 	var b strings.Builder
 	fmt.Fprintf(&b, "New ticket %s (%s, %s) for %s\n", t.ID, t.Priority, t.Team, name(c.User))
 	fmt.Fprintf(&b, "Reason: %s · Channel: %s · Conversation: %s\n", r.Reason, c.Channel, c.Key)
+	if c.User.Phone != "" {
+		fmt.Fprintf(&b, "Phone: %s\n", c.User.Phone)
+	}
 	var moods []float64
 	for _, tn := range c.History {
 		if tn.Role == conversation.RoleCustomer && tn.Sentiment != 0 {

@@ -227,6 +227,15 @@ func TestCard(t *testing.T) {
 			t.Fatalf("Card with sentiment:\n got %q\nwant it to contain %q", got, want)
 		}
 	})
+	t.Run("Phone", func(t *testing.T) {
+		c := vpnConversation()
+		c.User.Phone, c.History = "+4915112345678", nil
+		got := handoff.Card(tk, conversation.HandoffRequest{Conversation: c, Reason: "customer_request"}, 10)
+		want := "Reason: customer_request · Channel: webchat · Conversation: webchat:s1\nPhone: +4915112345678\nTranscript:\n"
+		if !strings.HasSuffix(got, want) {
+			t.Fatalf("Card with a phone number:\n got %q\nwant it to end with %q", got, want)
+		}
+	})
 	t.Run("NoDisplayName", func(t *testing.T) {
 		c := vpnConversation()
 		c.User.DisplayName, c.History = "", nil

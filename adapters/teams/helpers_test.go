@@ -135,13 +135,20 @@ func (e *recEngine) actions() []conversation.AgentAction {
 	return append([]conversation.AgentAction(nil), e.acts...)
 }
 
+// refsStore is what the adapter keeps its references in.
+type refsStore interface {
+	PutRef(ctx context.Context, namespace, key, value string, ttl time.Duration) error
+	GetRef(ctx context.Context, namespace, key string) (string, error)
+}
+
 // harness is an adapter wired to the fake Bot Framework, a recording
-// engine and refs in memory, its handler served on a loopback port.
+// engine and refs (in memory unless given), its handler served on a
+// loopback port.
 type harness struct {
 	fake     *botframework.Server
 	clock    *fakeClock
 	eng      *recEngine
-	refs     *memRefs
+	refs     *memRefs // the refs in memory; nil with newHarnessOn
 	cfg      teams.Config
 	adapter  *teams.Adapter
 	endpoint string
@@ -154,13 +161,22 @@ type harness struct {
 // adapter's Config before New.
 func newHarness(tb testing.TB, configure func(*teams.Config)) *harness {
 	tb.Helper()
+	m := newMemRefs()
+	h := newHarnessOn(tb, m, configure)
+	h.refs = m
+	return h
+}
+
+// newHarnessOn is newHarness with the adapter's references in rf.
+func newHarnessOn(tb testing.TB, rf refsStore, configure func(*teams.Config)) *harness {
+	tb.Helper()
 	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	fake, err := botframework.Start(botframework.Config{Now: clock.Now})
 	if err != nil {
 		tb.Fatalf("start fake: %v", err)
 	}
 	tb.Cleanup(func() { _ = fake.Close() })
-	h := &harness{fake: fake, clock: clock, eng: &recEngine{}, refs: newMemRefs()}
+	h := &harness{fake: fake, clock: clock, eng: &recEngine{}}
 	fc := fake.Config()
 	h.cfg = teams.Config{
 		AppID:             fc.AppID,
@@ -177,7 +193,7 @@ func newHarness(tb testing.TB, configure func(*teams.Config)) *harness {
 	if configure != nil {
 		configure(&h.cfg)
 	}
-	a, err := teams.New(h.cfg, h.eng, h.refs)
+	a, err := teams.New(h.cfg, h.eng, rf)
 	if err != nil {
 		tb.Fatalf("teams.New: %v", err)
 	}

@@ -26,10 +26,11 @@ var (
 )
 
 // Send delivers o to the employee's Teams conversation, proactively, from
-// the stored conversation reference. Sending an id that was sent recently
-// does nothing. Errors: Invalid (not a customer message of this channel),
+// the stored conversation reference. Sending an id that was sent before,
+// by any replica (see the package doc), does nothing. Errors: Invalid (not a customer message of this channel),
 // NotFound (no stored reference, or the connector does not know the
-// conversation), Unauthorized, Unavailable (retry later; a
+// conversation), Unauthorized, Unavailable (retry later: the refs store
+// cannot be read, or the connector is busy; a
 // conversation.RetryAfterError carries the platform's delay).
 func (s customerSender) Send(ctx context.Context, o conversation.Outbound) error {
 	a := s.a
@@ -41,8 +42,8 @@ func (s customerSender) Send(ctx context.Context, o conversation.Outbound) error
 	case o.Kind == conversation.KindStaff || o.Kind == conversation.KindNote:
 		return conversation.Errorf(conversation.Invalid, "outbound %s is a %s message and never goes to an employee", o.ID, o.Kind)
 	}
-	if a.recent.contains(o.ID) {
-		return nil
+	if done, err := a.alreadySent(ctx, o.ID); err != nil || done {
+		return err
 	}
 	ref, err := a.reference(ctx, o.ConversationKey)
 	if err != nil {
@@ -51,10 +52,11 @@ func (s customerSender) Send(ctx context.Context, o conversation.Outbound) error
 	act := customerActivity(o, ref)
 	// A reply names the message it answers; an agent's reply hours later
 	// has none and is simply sent to the conversation (or reply chain).
-	if _, err := a.conn.sendActivity(ctx, ref.ServiceURL, ref.Conversation.ID, o.ReplyTo, act); err != nil {
+	activityID, err := a.conn.sendActivity(ctx, ref.ServiceURL, ref.Conversation.ID, o.ReplyTo, act)
+	if err != nil {
 		return fmt.Errorf("teams outbound %s to %s: %w", o.ID, o.ConversationKey, err)
 	}
-	a.recent.add(o.ID)
+	a.markSent(ctx, o.ID, activityID)
 	a.log.Debug("teams message sent", "conversation", o.ConversationKey, "outbound", o.ID, "kind", o.Kind)
 	return nil
 }

@@ -19,10 +19,10 @@ type staffSender struct{ a *Adapter }
 // Send posts o into the ticket's reply chain in the staff channel: the
 // handoff card (and any message of a conversation that has no chain yet)
 // opens a new chain; other messages are posted into the existing one as
-// plain text. Sending an id that was sent recently, or a handoff card that
-// already opened the stored chain, does nothing. Errors: Invalid (no staff
-// channel configured, or not a staff message), NotFound, Unauthorized,
-// Unavailable (retry later).
+// plain text. Sending an id that was sent before (by any replica: see the
+// package doc), or a handoff card that already opened the stored chain,
+// does nothing. Errors: Invalid (no staff channel configured, or not a
+// staff message), NotFound, Unauthorized, Unavailable (retry later).
 func (s staffSender) Send(ctx context.Context, o conversation.Outbound) error {
 	a := s.a
 	switch {
@@ -35,8 +35,8 @@ func (s staffSender) Send(ctx context.Context, o conversation.Outbound) error {
 	case !printable(o.ConversationKey, conversation.MaxKeyLen):
 		return conversation.Errorf(conversation.Invalid, "outbound %s has no valid conversation key", o.ID)
 	}
-	if a.recent.contains(o.ID) {
-		return nil
+	if done, err := a.alreadySent(ctx, o.ID); err != nil || done {
+		return err
 	}
 	var th staffThread
 	err := a.getJSON(ctx, nsStaff, o.ConversationKey, &th)
@@ -44,21 +44,24 @@ func (s staffSender) Send(ctx context.Context, o conversation.Outbound) error {
 	if err != nil && conversation.ErrorCode(err) != conversation.NotFound {
 		return fmt.Errorf("teams staff outbound %s: thread of %s: %w", o.ID, o.ConversationKey, err)
 	}
+	var activityID string
 	switch {
 	case found && th.HandoffID == o.ID:
 		// The card went out before (a retry after a crash).
+		activityID = th.ActivityID
 	case o.Kind == conversation.KindHandoff || !found:
 		if th, err = a.openChain(ctx, o); err != nil {
 			return fmt.Errorf("teams staff outbound %s: open chain for %s: %w", o.ID, o.ConversationKey, err)
 		}
+		activityID = th.ActivityID
 		a.log.Debug("teams staff chain opened", "conversation", o.ConversationKey, "outbound", o.ID)
 	default:
 		act := outActivity{Type: typeMessage, Text: truncate(o.Text, maxCardTextRunes), TextFormat: "plain"}
-		if _, err := a.conn.sendActivity(ctx, th.ServiceURL, th.ConversationID, "", act); err != nil {
+		if activityID, err = a.conn.sendActivity(ctx, th.ServiceURL, th.ConversationID, "", act); err != nil {
 			return fmt.Errorf("teams staff outbound %s to the chain of %s: %w", o.ID, o.ConversationKey, err)
 		}
 	}
-	a.recent.add(o.ID)
+	a.markSent(ctx, o.ID, activityID)
 	return nil
 }
 

@@ -68,10 +68,23 @@
 // Config.MaxRetryWait; after Config.MaxAttempts, or when the platform asks
 // for a longer wait, Send returns conversation.Unavailable (wrapped in a
 // conversation.RetryAfterError carrying the platform's delay) so the
-// dispatcher retries later. Outbound.ID is the idempotency key: a bounded
-// set of recently sent ids (Config.RecentIDs) makes a repeated Send a
-// no-op. The connector has no idempotency key of its own, so a post whose
-// answer was lost in a timeout can still appear twice.
+// dispatcher retries later.
+//
+// Outbound.ID is the idempotency key, shared by all replicas: before an
+// outbound (customer or staff) is posted, refs are asked for its sent mark
+// (namespace "teams-sent", key "<outbound id>#0" — Teams messages are
+// never split, so there is only part 0), and once the connector accepted
+// the post the mark is written (value: the activity id, kept 24 hours).
+// A bounded in-memory set of recently sent ids (Config.RecentIDs) answers
+// first, so a retry in the same process does not even ask the store. A
+// retry on another replica or after a restart therefore posts nothing.
+// When refs cannot be read the Send returns Unavailable and the dispatcher
+// retries later; when the mark cannot be written after the connector
+// accepted the post, a warning is logged and the Send still succeeds. The
+// connector has no idempotency key of its own, so one window remains: the
+// connector accepted the post but the process died (or the store failed)
+// before the mark was written, or the connector's answer was lost in a
+// timeout; a retry then posts the message again.
 //
 // # Staff channel
 //
@@ -257,7 +270,8 @@ type Config struct {
 	// RefTTL is how long stored references live (default 0: the store's
 	// default, 90 days); every inbound message renews its conversation's.
 	RefTTL time.Duration
-	// RecentIDs bounds the set of recently sent Outbound ids (default 4096).
+	// RecentIDs bounds the in-memory set of recently sent Outbound ids
+	// that answers before refs are asked (default 4096).
 	RecentIDs int
 	// Logger receives the adapter's logs (default slog.Default()).
 	Logger *slog.Logger

@@ -41,9 +41,10 @@ var _ conversation.Sender = customerSender{}
 
 // Sender returns the conversation.Sender of channel "telegram". Errors:
 // Invalid for an outbound that is not for a Telegram customer (or that
-// Telegram rejects: 400, 403 blocked, chat gone); Unavailable for 5xx and
-// network failures; a *conversation.RetryAfterError (Unavailable) for 429
-// and for a chat whose pace is far behind.
+// Telegram rejects: 400, 403 blocked, chat gone); Unavailable for 5xx,
+// network failures and refs that cannot be read; a
+// *conversation.RetryAfterError (Unavailable) for 429 and for a chat
+// whose pace is far behind.
 func (a *Adapter) Sender() conversation.Sender { return customerSender{a} }
 
 // Send delivers a customer outbound.
@@ -74,6 +75,15 @@ func (a *Adapter) sendCustomer(ctx context.Context, o conversation.Outbound) err
 	if a.sent.has(o.ID) {
 		return nil
 	}
+	parts := renderParts(o.Text, o.Citations, false)
+	todo, err := a.unsentParts(ctx, a.sent, o.ID, len(parts))
+	if err != nil {
+		return err
+	}
+	if len(todo) == 0 {
+		a.sent.add(o.ID)
+		return nil
+	}
 	kb, err := a.keyboard(ctx, o.Buttons)
 	if err != nil {
 		return unavailable(err)
@@ -82,8 +92,7 @@ func (a *Adapter) sendCustomer(ctx context.Context, o conversation.Outbound) err
 	if id, err := strconv.Atoi(o.ReplyTo); err == nil && id > 0 && (chatID < 0 || a.cfg.ReplyInPrivate) {
 		reply = &models.ReplyParameters{MessageID: id, AllowSendingWithoutReply: true}
 	}
-	parts := renderParts(o.Text, o.Citations, false)
-	if err := a.sendParts(ctx, a.sent, o.ID, chatID, thread, reply, parts, kb); err != nil {
+	if err := a.sendParts(ctx, a.sent, o.ID, chatID, thread, reply, parts, todo, kb); err != nil {
 		return err
 	}
 	a.sent.add(o.ID)
@@ -127,16 +136,14 @@ func (a *Adapter) keyboard(ctx context.Context, buttons []conversation.Button) (
 	return kb, nil
 }
 
-// sendParts sends the parts of one outbound in order; reply goes on the
-// first, the keyboard on the last. Parts already sent (a retry after a
-// partial failure) are skipped: recent remembers "<id>#<n>".
-func (a *Adapter) sendParts(ctx context.Context, recent *recentSet, id string, chatID int64, thread int, reply *models.ReplyParameters, parts []string, kb *inlineKeyboard) error {
+// sendParts sends the parts of one outbound whose indexes are in todo
+// (those not sent before: see unsentParts), in order; reply goes on the
+// first part, the keyboard on the last. Each part Telegram accepts is
+// marked sent ("<id>#<n>") in recent and in refs.
+func (a *Adapter) sendParts(ctx context.Context, recent *recentSet, id string, chatID int64, thread int, reply *models.ReplyParameters, parts []string, todo []int, kb *inlineKeyboard) error {
 	noPreview := true
-	for i, p := range parts {
-		pid := id + "#" + strconv.Itoa(i)
-		if recent.has(pid) {
-			continue
-		}
+	for _, i := range todo {
+		p := parts[i]
 		params := &bot.SendMessageParams{
 			ChatID:             chatID,
 			MessageThreadID:    thread,
@@ -153,10 +160,15 @@ func (a *Adapter) sendParts(ctx context.Context, recent *recentSet, id string, c
 		if err := a.pace.wait(ctx, chatID); err != nil {
 			return err
 		}
-		if _, err := a.api.SendMessage(ctx, params); err != nil {
+		m, err := a.api.SendMessage(ctx, params)
+		if err != nil {
 			return fmt.Errorf("telegram sendMessage %s part %d: %w", id, i+1, classify(err))
 		}
-		recent.add(pid)
+		msgID := 0
+		if m != nil {
+			msgID = m.ID
+		}
+		a.markSent(ctx, recent, partKey(id, i), msgID)
 	}
 	return nil
 }

@@ -186,11 +186,17 @@ func (a *Adapter) sendStaff(ctx context.Context, o conversation.Outbound) error 
 	if a.staffOut.has(o.ID) {
 		return nil
 	}
+	parts := renderParts(o.Text, nil, o.Kind == conversation.KindHandoff)
+	todo, err := a.unsentParts(ctx, a.staffOut, o.ID, len(parts))
+	if err != nil {
+		return err
+	}
+	if len(todo) == 0 {
+		a.staffOut.add(o.ID)
+		return nil
+	}
 	ticket := ticketOf(o.Text)
-	var (
-		thread int
-		err    error
-	)
+	var thread int
 	if o.Kind == conversation.KindHandoff {
 		thread, err = a.ensureTopic(ctx, o.ConversationKey, ticket, topicName(o.Text, ticket))
 	} else {
@@ -214,8 +220,7 @@ func (a *Adapter) sendStaff(ctx context.Context, o conversation.Outbound) error 
 	if o.Kind == conversation.KindHandoff {
 		kb = staffKeyboard(o.ConversationKey)
 	}
-	parts := renderParts(o.Text, nil, o.Kind == conversation.KindHandoff)
-	if err := a.sendParts(ctx, a.staffOut, o.ID, a.cfg.StaffChatID, thread, nil, parts, kb); err != nil {
+	if err := a.sendParts(ctx, a.staffOut, o.ID, a.cfg.StaffChatID, thread, nil, parts, todo, kb); err != nil {
 		return err
 	}
 	a.staffOut.add(o.ID)

@@ -45,12 +45,27 @@
 // keyboard (callback_data is a compact code of action id and value; when
 // that exceeds Telegram's 64 bytes the action is stored in refs under a
 // short token), replies in the conversation's topic, texts over 4096
-// characters split, a per-chat pace (Config.ChatInterval, GroupPerMinute)
-// and a bounded set of recently sent Outbound.IDs for idempotency. A 429
-// becomes a *conversation.RetryAfterError carrying Telegram's
-// retry_after; 5xx and network failures are Unavailable; 400/403 are
-// permanent. While the engine works on a customer message for longer
-// than Config.TypingDelay the chat shows "typing…".
+// characters split, and a per-chat pace (Config.ChatInterval,
+// GroupPerMinute). A 429 becomes a *conversation.RetryAfterError carrying
+// Telegram's retry_after; 5xx and network failures are Unavailable;
+// 400/403 are permanent. While the engine works on a customer message for
+// longer than Config.TypingDelay the chat shows "typing…".
+//
+// Outbound.ID is the idempotency key, shared by all replicas: before a
+// part of an outbound (customer or staff) is sent, refs are asked for its
+// sent mark (namespace "telegram-sent", key "<outbound id>#<part index>"),
+// and once Telegram accepted the part the mark is written (value: the
+// Telegram message id, kept 24 hours). A bounded in-memory set of
+// recently sent ids and parts (Config.RecentIDs) answers first, so a
+// retry in the same process does not even ask the store. A retry after a
+// partial failure, on any replica or after a restart, therefore sends
+// only the missing parts. When refs cannot be read the Send returns
+// Unavailable and the dispatcher retries later; when a mark cannot be
+// written after Telegram accepted the part, a warning is logged and the
+// Send still succeeds. The Bot API has no idempotency key of its own, so
+// one window remains: Telegram accepted a part but the process died (or
+// the store failed) before its mark was written, or the answer to
+// sendMessage was lost in a timeout; a retry then posts that part again.
 //
 // [Adapter.StaffSender] delivers channel "telegram-staff" into the
 // supergroup Config.StaffChatID (forum topics on; the bot an admin with
@@ -177,8 +192,8 @@ type Config struct {
 	ReplyInPrivate bool
 	// Welcome answers /start in a private chat (empty: /start is ignored).
 	Welcome string
-	// RecentIDs is how many delivered Outbound.IDs are remembered for
-	// idempotency (default 10000).
+	// RecentIDs is how many delivered Outbound.IDs (and parts) this
+	// process remembers in memory before it asks refs (default 10000).
 	RecentIDs int
 	// Logger receives the adapter's logs (default slog.Default()).
 	// Message text is never logged above debug level.

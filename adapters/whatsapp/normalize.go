@@ -139,7 +139,7 @@ func (a *Adapter) normalize(ctx context.Context, e *events.Message) (inbound, sk
 			ConversationKey: key,
 			PlatformMsgID:   info.ID,
 			DedupeKey:       "wa:" + keyUser + ":" + info.ID,
-			User:            conversation.Identity{ID: userID, DisplayName: cleanLine(info.PushName, 100)},
+			User:            conversation.Identity{ID: userID, DisplayName: cleanLine(info.PushName, 100), Phone: e164(phone)},
 			SentAt:          ts,
 			ReceivedAt:      now,
 		},
@@ -371,4 +371,12 @@ func pollOptions(labels []string) []string {
 		out[i] = fmt.Sprintf("%d. %s", i+1, cleanLine(l, 90))
 	}
 	return out
+}
+
+// e164 writes a phone-number JID as "+<digits>", "" when it is not one.
+func e164(j types.JID) string {
+	if j.Server != types.DefaultUserServer || j.User == "" {
+		return ""
+	}
+	return "+" + j.User
 }

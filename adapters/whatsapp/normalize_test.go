@@ -42,7 +42,7 @@ func TestNormalize(t *testing.T) {
 
 	lidKey := "whatsapp:" + shopperLID.User
 	pnKey := "whatsapp:" + shopperPN.User
-	sam := conversation.Identity{ID: shopperPN.String(), DisplayName: "Sam Shopper"}
+	sam := conversation.Identity{ID: shopperPN.String(), DisplayName: "Sam Shopper", Phone: "+" + shopperPN.User}
 	samLID := conversation.Identity{ID: shopperLID.String(), DisplayName: "Sam Shopper"}
 	otherLID := types.NewJID("999999999999999", types.HiddenUserServer)
 
@@ -68,14 +68,14 @@ func TestNormalize(t *testing.T) {
 			Attachments: []conversation.Attachment{{Name: "image.jpg", MIMEType: "image/jpeg", Size: 120034,
 				URL: "whatsapp-media:" + shopperPN.User + "/M4"}}}},
 		{name: "lid sender with phone alt", evt: lid, want: conversation.Message{
-			ConversationKey: lidKey, PlatformMsgID: "M5", DedupeKey: "wa:" + shopperLID.User + ":M5", User: samLID,
+			ConversationKey: lidKey, PlatformMsgID: "M5", DedupeKey: "wa:" + shopperLID.User + ":M5", User: withPhone(samLID, shopperPN),
 			Text: "Where is my parcel?"}},
 		{name: "lid sender without phone", evt: lidOnly, want: conversation.Message{
 			ConversationKey: lidKey, PlatformMsgID: "M6", DedupeKey: "wa:" + shopperLID.User + ":M6", User: samLID,
 			Text: "Hello"}},
 		{name: "phone sender whose lid the store knows", evt: mapped, want: conversation.Message{
 			ConversationKey: "whatsapp:" + otherLID.User, PlatformMsgID: "M7", DedupeKey: "wa:" + otherLID.User + ":M7",
-			User: conversation.Identity{ID: otherLID.String(), DisplayName: "Sam Shopper"}, Text: "Hi there"}},
+			User: conversation.Identity{ID: otherLID.String(), DisplayName: "Sam Shopper", Phone: "+" + otherPN.User}, Text: "Hi there"}},
 		{name: "overlong text is cut", evt: long, wantTL: conversation.MaxTextLen, want: conversation.Message{
 			ConversationKey: pnKey, PlatformMsgID: "M8", DedupeKey: "wa:" + shopperPN.User + ":M8", User: sam}},
 		{name: "group when configured", cfg: whatsapp.Config{Groups: true}, evt: group, want: conversation.Message{
@@ -157,4 +157,9 @@ func TestNormalizeSkips(t *testing.T) {
 			}
 		})
 	}
+}
+
+func withPhone(id conversation.Identity, pn types.JID) conversation.Identity {
+	id.Phone = "+" + pn.User
+	return id
 }

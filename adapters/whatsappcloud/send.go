@@ -87,11 +87,13 @@ type outRow struct {
 // Send delivers o to the shopper of o.ConversationKey: text (split at
 // 4096 characters, citations as links), then buttons as reply buttons
 // (up to 3), an interactive list (4 to 10) or a numbered list (more).
-// o.ID is the idempotency key: parts of o already sent are not sent
-// again. Errors: Unavailable (retryable: rate limits, Meta's temporary
-// errors, 5xx, timeouts; a conversation.RetryAfterError when the delay is
-// known), ErrOutsideWindow (131047), ErrAccessToken (190), Invalid for a
-// message that is not for a WhatsApp shopper or that Meta rejects.
+// o.ID is the idempotency key: parts of o already sent, by this process
+// or (with Config.Refs) by any replica, are not sent again. Errors:
+// Unavailable (retryable: Config.Refs cannot be read, rate limits, Meta's
+// temporary errors, 5xx, timeouts; a conversation.RetryAfterError when
+// the delay is known), ErrOutsideWindow (131047), ErrAccessToken (190),
+// Invalid for a message that is not for a WhatsApp shopper or that Meta
+// rejects.
 func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
 	switch {
 	case o.ID == "":
@@ -105,9 +107,22 @@ func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
 	if !ok {
 		return conversation.Errorf(conversation.Invalid, "outbound %s: %q is not a WhatsApp Cloud conversation key", o.ID, o.ConversationKey)
 	}
+	if a.recent.has(o.ID) {
+		return nil
+	}
 	msgs, numbered, err := a.render(ctx, to, o)
 	if err != nil {
 		return fmt.Errorf("render whatsapp outbound %s: %w", o.ID, err)
+	}
+	todo, err := a.unsentParts(ctx, o.ID, len(msgs))
+	if err != nil {
+		return err
+	}
+	if len(todo) == 0 {
+		// Delivered before (a retry after a lost acknowledgement): the
+		// numbered choices were settled then.
+		a.recent.add(o.ID)
+		return nil
 	}
 	if numbered {
 		if err := a.rememberChoices(ctx, o.ConversationKey, o.ID, o.Buttons); err != nil {
@@ -116,11 +131,8 @@ func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
 	} else {
 		a.forgetChoices(ctx, o.ConversationKey)
 	}
-	for i, m := range msgs {
-		part := o.ID + "#" + strconv.Itoa(i)
-		if a.recent.has(part) {
-			continue
-		}
+	for _, i := range todo {
+		m := msgs[i]
 		if err := a.waitTurn(ctx, to); err != nil {
 			return err
 		}
@@ -128,9 +140,10 @@ func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
 		if err != nil {
 			return a.classify(err, fmt.Sprintf("send whatsapp outbound %s part %d/%d", o.ID, i+1, len(msgs)))
 		}
-		a.recent.add(part)
+		a.markSent(ctx, partKey(o.ID, i), wamid)
 		a.log.Debug("whatsapp message sent", "conversation", o.ConversationKey, "outbound", o.ID, "part", i+1, "wamid", wamid, "type", m.Type)
 	}
+	a.recent.add(o.ID)
 	return nil
 }
 

@@ -72,8 +72,23 @@
 // [ErrOutsideWindow]. Error 190 (access token invalid or expired) is
 // permanent and logged at error level; see [ErrAccessToken].
 //
-// Outbound.ID is the idempotency key: a bounded set of recently sent ids
-// (per message part) makes a retried Send skip what already went out.
+// Outbound.ID is the idempotency key. A bounded in-memory set of recently
+// sent ids and message parts (Config.RecentIDs) makes a retried Send in
+// the same process skip what already went out. With Config.Refs set the
+// key is shared by all replicas: before a part is sent, Refs are asked
+// for its sent mark (namespace "wacloud-sent", key "<outbound id>#<part
+// index>"), and once Graph accepted the part the mark is written (value:
+// the wamid, kept 24 hours), so a retry on another replica or after a
+// restart sends only the parts still missing. When Refs cannot be read
+// the Send returns Unavailable and the Dispatcher retries later; when a
+// mark cannot be written after Graph accepted the part, a warning is
+// logged and the Send still succeeds. Without Config.Refs the marks live
+// only in this process, and a retry elsewhere sends the message again.
+// The Graph API has no idempotency key of its own, so one window remains
+// even with Refs: Graph accepted a part but the process died (or the
+// store failed) before its mark was written, or Graph's answer was lost
+// in a timeout; a retry then sends that part again.
+//
 // Messages to one shopper are paced (a token bucket per recipient) to stay
 // under WhatsApp's per-user pair rate limit.
 package whatsappcloud
@@ -169,12 +184,15 @@ type Config struct {
 	RecipientBurst    int
 	RecipientInterval time.Duration
 	MaxPaceWait       time.Duration
-	// RecentIDs is how many recently sent outbound ids are remembered for
-	// idempotency (default 10000).
+	// RecentIDs is how many recently sent outbound ids (and message
+	// parts) this process remembers in memory before it asks Refs
+	// (default 10000).
 	RecentIDs int
-	// Refs keeps button ids that are too long for WhatsApp and the choices
-	// of numbered lists. Pass the store (bolt, Redis) so every replica
-	// sees them; default an in-memory map for one replica.
+	// Refs keeps button ids that are too long for WhatsApp, the choices
+	// of numbered lists and the sent marks of outbound messages. Pass the
+	// store (bolt, Redis) so every replica sees them; default an
+	// in-memory map for one replica (sent marks then stay in the recent
+	// set of this process).
 	Refs conversation.Refs
 	// SourcesLabel heads the citation links (default "Sources:").
 	SourcesLabel string
