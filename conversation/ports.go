@@ -287,3 +287,28 @@ type LeaseRenewer interface {
 	// the key, Invalid, Unavailable.
 	Renew(ctx context.Context, l Lease, ttl time.Duration) (Lease, error)
 }
+
+// QueueVersioner is an optional TicketQueue capability: a cheap answer
+// to "did the ticket queue change?", so a watcher (the agent console's
+// live stream on every replica) reads the whole queue only when it did.
+type QueueVersioner interface {
+	// QueueVersion returns the queue's version, a counter that grows with
+	// every commit that changes the queue: a ticket enters it (opened,
+	// reopened, escalated back to open), its entry changes (status,
+	// priority, team, assignee, or any other commit to a conversation
+	// whose ticket is queued, which moves the entry's UpdatedAt), or it
+	// leaves (resolved, closed, removed). Once such a Commit has
+	// returned, every reading differs from the readings taken before it
+	// started. A commit to a conversation whose ticket is in the queue
+	// neither before nor after it (a bot turn without a ticket, a turn
+	// after the ticket was resolved) leaves the version alone; a commit
+	// that failed may still move it. On a store that is not one atomic
+	// unit (Redis Cluster) a reading taken while a commit is under way
+	// may show the new version a moment before the queue shows the
+	// commit, so a watcher that saw the version move should look at the
+	// queue once more a little later. Entries of conversations that
+	// expired idle may leave the queue before the version moves; a store
+	// that lost its data may count from zero again, so compare readings
+	// for equality only. Errors: Unavailable.
+	QueueVersion(ctx context.Context) (uint64, error)
+}

@@ -21,7 +21,9 @@
 // Live updates: the console is a conversation.EventSink (feed it the
 // engine's events) and tells open streams about changes on this
 // replica at once; changes made on other replicas are noticed by
-// comparing the queue every QueueCheckInterval while streams are open.
+// checking the queue every QueueCheckInterval while streams are open:
+// its version when Deps.Queue is a conversation.QueueVersioner (the
+// queue itself is read only when that moved), else the whole queue.
 // Tickets are named on the stream by an opaque tag (the "tag" of a
 // ticket's response), never by conversation key.
 //
@@ -48,7 +50,9 @@ import (
 	"github.com/tier0/tier0/conversation"
 )
 
-// Queue reads tickets and conversations: the conversation.Store.
+// Queue reads tickets and conversations: the conversation.Store. When it
+// is also a conversation.QueueVersioner, the live streams' check for
+// changes made by other replicas reads just the version until it moves.
 type Queue interface {
 	// Tickets returns the queue. Errors: Invalid, Unavailable.
 	Tickets(ctx context.Context, q conversation.TicketQuery) ([]conversation.TicketSummary, error)
@@ -128,9 +132,10 @@ type Config struct {
 	// update streams, which also re-checks the session (default 15s).
 	StreamHeartbeat time.Duration
 	// QueueCheckInterval is how often, while live streams are open, the
-	// queue is compared with its last state to notice changes made by
-	// other replicas (default 5s; negative turns the check off, for a
-	// single replica).
+	// queue (or only its version, when Deps.Queue is a
+	// conversation.QueueVersioner) is compared with its last state to
+	// notice changes made by other replicas (default 5s; negative turns
+	// the check off, for a single replica).
 	QueueCheckInterval time.Duration
 	// MaxStreamsPerAgent bounds one agent's open live streams, e.g. tabs
 	// (default 5); one more is answered 429.

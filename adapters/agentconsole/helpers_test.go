@@ -101,6 +101,13 @@ func testConfig(tb testing.TB) agentconsole.Config {
 
 func newHarness(tb testing.TB, edit ...func(*agentconsole.Config)) *harness {
 	tb.Helper()
+	return newHarnessQueue(tb, nil, edit...)
+}
+
+// newHarnessQueue is newHarness with the console reading the store
+// through wrap (nil: directly).
+func newHarnessQueue(tb testing.TB, wrap func(agentconsole.Queue) agentconsole.Queue, edit ...func(*agentconsole.Config)) *harness {
+	tb.Helper()
 	store, err := boltstore.Open(filepath.Join(tb.TempDir(), "tier0.db"), boltstore.Config{NoSync: true})
 	if err != nil {
 		tb.Fatalf("open bolt store: %v", err)
@@ -123,7 +130,11 @@ func newHarness(tb testing.TB, edit ...func(*agentconsole.Config)) *harness {
 	for _, e := range edit {
 		e(&cfg)
 	}
-	c, err := agentconsole.New(cfg, agentconsole.Deps{Queue: store, Agents: eng, Analytics: rec}, discard())
+	var queue agentconsole.Queue = store
+	if wrap != nil {
+		queue = wrap(store)
+	}
+	c, err := agentconsole.New(cfg, agentconsole.Deps{Queue: queue, Agents: eng, Analytics: rec}, discard())
 	if err != nil {
 		tb.Fatalf("new console: %v", err)
 	}

@@ -79,7 +79,10 @@ func (c *Console) Close() error {
 }
 
 // liveHub fans changes out to the open streams of this replica and, while
-// any is open, watches the queue for changes made elsewhere.
+// any is open, watches the queue for changes made elsewhere: by its
+// version when the queue is a conversation.QueueVersioner (one small read
+// per check, the queue itself only when the version moved), else by
+// reading the queue at every check.
 type liveHub struct {
 	c         *Console
 	mu        sync.Mutex
@@ -108,8 +111,9 @@ func newLiveHub(c *Console) *liveHub {
 var errStreamsClosed = &apiError{Status: http.StatusServiceUnavailable, Code: "shutting_down", Msg: msgBusy, RetryAfter: streamRetry}
 
 // subscribe opens a stream for agent; the first open stream starts the
-// queue check, after a first look at the queue (so changes from then on
-// are reported). Errors: 429 past MaxStreamsPerAgent, 503 after close.
+// queue check, after a first look at the queue and its version (so
+// changes from then on are reported). Errors: 429 past
+// MaxStreamsPerAgent, 503 after close.
 func (h *liveHub) subscribe(ctx context.Context, agent string) (*subscriber, error) {
 	h.mu.Lock()
 	select {
@@ -135,7 +139,7 @@ func (h *liveHub) subscribe(ctx context.Context, agent string) (*subscriber, err
 	h.mu.Unlock()
 	// The first look reads the store: not under the lock Record takes.
 	if watchCtx != nil {
-		go h.watch(watchCtx, h.look(ctx))
+		go h.watch(watchCtx, h.view(ctx))
 	}
 	return s, nil
 }
@@ -205,6 +209,42 @@ func (h *liveHub) close() {
 	})
 }
 
+// queueView is what one look at the queue saw.
+type queueView struct {
+	// entries maps conversation key → fingerprint of its queue entry;
+	// nil when the queue could not be read.
+	entries map[string]string
+	// version is the queue version read just before entries, when
+	// versioned (the queue is a QueueVersioner and answered).
+	version   uint64
+	versioned bool
+}
+
+// view reads the queue's version (when it has one), then the queue.
+func (h *liveHub) view(ctx context.Context) queueView {
+	v, ok := h.version(ctx)
+	return queueView{entries: h.look(ctx), version: v, versioned: ok}
+}
+
+// version reads the queue version; ok is false when the queue has none
+// (it is not a conversation.QueueVersioner) or it could not be read.
+func (h *liveHub) version(ctx context.Context) (v uint64, ok bool) {
+	qv, has := h.c.queue.(conversation.QueueVersioner)
+	if !has {
+		return 0, false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	v, err := qv.QueueVersion(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.c.log.Debug("live queue version check failed", "err", err)
+		}
+		return 0, false
+	}
+	return v, true
+}
+
 // look reads the queue as conversation key → fingerprint of its entry;
 // nil when the store cannot be read.
 func (h *liveHub) look(ctx context.Context) map[string]string {
@@ -226,32 +266,43 @@ func (h *liveHub) look(ctx context.Context) map[string]string {
 	return out
 }
 
-// watch compares the queue with last every QueueCheckInterval until ctx
-// ends and tells the streams which tickets appeared, left or changed
-// since the previous look: how changes made by other replicas get here.
-// A nil last (no first look) only takes note at the first tick.
-func (h *liveHub) watch(ctx context.Context, last map[string]string) {
+// watch checks the queue every QueueCheckInterval until ctx ends and
+// tells the streams which tickets appeared, left or changed since the
+// previous look: how changes made by other replicas get here. With a
+// queue version it reads the queue only when the version moved, and once
+// more at the check after a move, since a store may show the new version
+// a moment before the commit behind it (see conversation.QueueVersioner).
+// Without one (or when the version cannot be read) it reads the queue at
+// every check. A last without entries (no first look) only takes note
+// at the first check.
+func (h *liveHub) watch(ctx context.Context, last queueView) {
 	t := time.NewTicker(h.c.cfg.QueueCheckInterval)
 	defer t.Stop()
+	recheck := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		now := h.look(ctx)
-		if now == nil {
+		v, ok := h.version(ctx)
+		if ok && last.versioned && v == last.version && last.entries != nil && !recheck {
+			continue // nothing was committed to the queue since the last look
+		}
+		now := queueView{entries: h.look(ctx), version: v, versioned: ok}
+		if now.entries == nil {
 			continue
 		}
-		if last != nil {
+		recheck = ok && (!last.versioned || v != last.version)
+		if last.entries != nil {
 			var tags []string
-			for k, v := range now {
-				if last[k] != v {
+			for k, fp := range now.entries {
+				if last.entries[k] != fp {
 					tags = append(tags, h.c.auth.ticketTag(k))
 				}
 			}
-			for k := range last {
-				if _, ok := now[k]; !ok {
+			for k := range last.entries {
+				if _, ok := now.entries[k]; !ok {
 					tags = append(tags, h.c.auth.ticketTag(k))
 				}
 			}

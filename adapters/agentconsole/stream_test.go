@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/tier0/tier0/adapters/agentconsole"
 	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/boltstore"
 	"github.com/tier0/tier0/handoff"
 )
 
@@ -199,51 +201,176 @@ func TestStreamTellsAboutANewHandoff(t *testing.T) {
 	}
 }
 
+// countingQueue is the store as the console's queue, counting its reads;
+// with versionErr set, every QueueVersion fails with it.
+type countingQueue struct {
+	agentconsole.Queue
+	store      conversation.QueueVersioner
+	versionErr error
+
+	tickets, versions atomic.Int64
+}
+
+func (q *countingQueue) Tickets(ctx context.Context, tq conversation.TicketQuery) ([]conversation.TicketSummary, error) {
+	q.tickets.Add(1)
+	return q.Queue.Tickets(ctx, tq)
+}
+
+func (q *countingQueue) QueueVersion(ctx context.Context) (uint64, error) {
+	q.versions.Add(1)
+	if q.versionErr != nil {
+		return 0, q.versionErr
+	}
+	return q.store.QueueVersion(ctx)
+}
+
+var _ conversation.QueueVersioner = (*countingQueue)(nil)
+
+// countReads wraps the store in a countingQueue, stored in *q.
+func countReads(q **countingQueue, versionErr error) func(agentconsole.Queue) agentconsole.Queue {
+	return func(s agentconsole.Queue) agentconsole.Queue {
+		*q = &countingQueue{Queue: s, store: s.(conversation.QueueVersioner), versionErr: versionErr}
+		return *q
+	}
+}
+
+// The harness's store has queue versions, so the console uses them.
+var _ conversation.QueueVersioner = (*boltstore.Store)(nil)
+
+// plainQueue hides the store's QueueVersion: a queue without versions.
+type plainQueue struct{ agentconsole.Queue }
+
+// otherReplica returns an engine on the harness's store whose events
+// the console never sees, as on another replica.
+func otherReplica(tb testing.TB, h *harness) *conversation.Engine {
+	tb.Helper()
+	desk, err := handoff.NewDesk(h.store, handoff.Config{TicketPrefix: "IT", Team: "Support"})
+	if err != nil {
+		tb.Fatalf("new desk: %v", err)
+	}
+	return conversation.NewEngine(h.store, knowledgeDouble{}, desk, conversation.EngineConfig{Logger: discard()})
+}
+
+// remoteNote writes an internal note on customerKey's ticket through
+// engine.
+func remoteNote(tb testing.TB, engine *conversation.Engine, id string) {
+	tb.Helper()
+	_, err := engine.Act(context.Background(), conversation.AgentAction{ConversationKey: customerKey, DedupeKey: id,
+		Agent: conversation.Identity{ID: "bob"}, Kind: conversation.AgentNote, Text: "seen on replica B"})
+	if err != nil {
+		tb.Fatalf("note on the other replica: %v", err)
+	}
+}
+
+// waitFor waits until cond holds, failing the test after waitLimit.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: not within %s", what, waitLimit)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 // A change made on another replica (an engine whose events this console
-// never sees) reaches the stream through the queue check.
+// never sees) reaches the stream through the queue check: by the queue
+// version when the store has one, by comparing the queue when it has
+// none or its version cannot be read.
 func TestStreamNoticesOtherReplicas(t *testing.T) {
-	h := newHarness(t, func(c *agentconsole.Config) { c.QueueCheckInterval = 20 * time.Millisecond })
+	var failing *countingQueue
+	cases := []struct {
+		name string
+		wrap func(agentconsole.Queue) agentconsole.Queue
+	}{
+		{"Version", nil}, // the bolt store is a QueueVersioner (checked below)
+		{"Fingerprint", func(s agentconsole.Queue) agentconsole.Queue { return plainQueue{s} }},
+		{"VersionFailing", countReads(&failing, conversation.Errorf(conversation.Unavailable, "version down"))},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessQueue(t, tc.wrap, func(c *agentconsole.Config) { c.QueueCheckInterval = 20 * time.Millisecond })
+			h.handOff(t)
+			ada := h.login(t, "ada", "correct horse")
+			tag := h.tagOf(t, ada, customerKey)
+			other := otherReplica(t, h)
+			s := h.openStream(t, ada, http.StatusOK)
+
+			// The other replica writes notes until the stream reports one: the
+			// first look at the queue only takes note of how it is.
+			deadline := time.Now().Add(waitLimit)
+			for i := 0; ; i++ {
+				remoteNote(t, other, fmt.Sprintf("remote-%d", i))
+				wait := time.After(50 * time.Millisecond)
+			drain:
+				for {
+					select {
+					case ev, ok := <-s.events:
+						if !ok {
+							t.Fatal("the stream ended")
+						}
+						var c changed
+						if ev.name == "changed" && json.Unmarshal([]byte(ev.data), &c) == nil && slices.Contains(c.Tickets, tag) {
+							if !c.Queue {
+								t.Errorf("remote change %+v, want queue true", c)
+							}
+							return
+						}
+					case <-wait:
+						break drain
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no change reported within %s of notes on another replica", waitLimit)
+				}
+			}
+		})
+	}
+	if failing == nil || failing.versions.Load() == 0 {
+		t.Errorf("VersionFailing: the failing QueueVersion was never asked")
+	}
+}
+
+// With a queue version, the queue check reads only the version while
+// nothing changes; when another replica changes a ticket it reads the
+// queue, names the ticket on the stream, reads the queue once more at
+// the next check to confirm, and then goes back to the version alone.
+func TestStreamReadsQueueOnlyWhenVersionMoves(t *testing.T) {
+	var q *countingQueue
+	h := newHarnessQueue(t, countReads(&q, nil), func(c *agentconsole.Config) { c.QueueCheckInterval = 10 * time.Millisecond })
 	h.handOff(t)
 	ada := h.login(t, "ada", "correct horse")
 	tag := h.tagOf(t, ada, customerKey)
-	desk, err := handoff.NewDesk(h.store, handoff.Config{TicketPrefix: "IT", Team: "Support"})
-	if err != nil {
-		t.Fatalf("new desk: %v", err)
-	}
-	other := conversation.NewEngine(h.store, knowledgeDouble{}, desk, conversation.EngineConfig{Logger: discard()})
-	s := h.openStream(t, ada, http.StatusOK)
+	other := otherReplica(t, h)
 
-	// The other replica writes notes until the stream reports one: the
-	// first look at the queue only takes note of how it is.
-	deadline := time.Now().Add(waitLimit)
-	for i := 0; ; i++ {
-		_, err := other.Act(context.Background(), conversation.AgentAction{ConversationKey: customerKey, DedupeKey: fmt.Sprintf("remote-%d", i),
-			Agent: conversation.Identity{ID: "bob"}, Kind: conversation.AgentNote, Text: "seen on replica B"})
-		if err != nil {
-			t.Fatalf("note on the other replica: %v", err)
-		}
-		wait := time.After(50 * time.Millisecond)
-	drain:
-		for {
-			select {
-			case ev, ok := <-s.events:
-				if !ok {
-					t.Fatal("the stream ended")
-				}
-				var c changed
-				if ev.name == "changed" && json.Unmarshal([]byte(ev.data), &c) == nil && slices.Contains(c.Tickets, tag) {
-					if !c.Queue {
-						t.Errorf("remote change %+v, want queue true", c)
-					}
-					return
-				}
-			case <-wait:
-				break drain
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no change reported within %s of notes on another replica", waitLimit)
-		}
+	s := h.openStream(t, ada, http.StatusOK)
+	base := q.tickets.Load()
+	if base < 1 {
+		t.Fatalf("opening the stream read the queue %d times, want a first look", base)
+	}
+	// checks ends when n more checks than now have asked for the version.
+	checks := func(n int64) {
+		t.Helper()
+		from := q.versions.Load()
+		waitFor(t, fmt.Sprintf("%d queue checks", n), func() bool { return q.versions.Load() >= from+n })
+	}
+	checks(3)
+	if got := q.tickets.Load(); got != base {
+		t.Fatalf("quiet queue: %d queue reads after the first look, want none", got-base)
+	}
+
+	remoteNote(t, other, "remote-1")
+	if c := s.untilTicket(t, tag); !c.Queue {
+		t.Errorf("remote change %+v, want queue true", c)
+	}
+	checks(3)
+	if got := q.tickets.Load(); got != base+2 {
+		t.Fatalf("after one remote change: %d queue reads, want 2 (when the version moved, and once more to confirm)", got-base)
+	}
+	checks(3)
+	if got := q.tickets.Load(); got != base+2 {
+		t.Fatalf("quiet again: %d queue reads after the change, want still 2", got-base)
 	}
 }
 

@@ -18,6 +18,9 @@
 //	backlog/                key -> hint ms
 //	backlogidx/             hint ms + key: backlog by age
 //	seqs/                   name -> counter
+//	tickets/                key -> queue entry (TicketSummary JSON) of each
+//	                        queued ticket; the bucket's sequence is the
+//	                        queue version (QueueVersion)
 //	refs/, refsexp/         platform references (Refs) and their expiry index
 //
 // Idle conversations read as absent once IdleTTL has passed and expired
@@ -91,7 +94,10 @@ type lease struct {
 	expires time.Time
 }
 
-var _ conversation.Store = (*Store)(nil)
+var (
+	_ conversation.Store          = (*Store)(nil)
+	_ conversation.QueueVersioner = (*Store)(nil)
+)
 
 // Open opens (or creates, with its parent directories) the store file at
 // path and starts the janitor. Errors: Invalid (bad Config),
@@ -561,23 +567,62 @@ func (s *Store) purge(tx *bolt.Tx, key string) error {
 	if err := unhint(tx, key); err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketTickets).Delete([]byte(key)); err != nil {
+	if err := unqueue(tx.Bucket(bucketTickets), key); err != nil {
 		return err
 	}
 	return convs.DeleteBucket([]byte(key))
 }
 
-// queue keeps the ticket queue in step with the conversation's ticket.
+// queue keeps the ticket queue in step with the conversation's ticket,
+// moving the queue version when the entry changes.
 func queue(tx *bolt.Tx, c *conversation.Conversation) error {
 	b := tx.Bucket(bucketTickets)
 	if !c.TicketState.Queued() {
-		return b.Delete([]byte(c.Key))
+		return unqueue(b, c.Key)
 	}
 	raw, err := json.Marshal(conversation.SummaryOf(c))
 	if err != nil {
 		return err
 	}
-	return b.Put([]byte(c.Key), raw)
+	if bytes.Equal(b.Get([]byte(c.Key)), raw) {
+		return nil
+	}
+	if err := b.Put([]byte(c.Key), raw); err != nil {
+		return err
+	}
+	return bumpQueue(b)
+}
+
+// unqueue removes key's queue entry, moving the queue version when there
+// was one.
+func unqueue(b *bolt.Bucket, key string) error {
+	if b.Get([]byte(key)) == nil {
+		return nil
+	}
+	if err := b.Delete([]byte(key)); err != nil {
+		return err
+	}
+	return bumpQueue(b)
+}
+
+// bumpQueue moves the queue version: the tickets bucket's own sequence,
+// which lives in the bucket's header, not among its entries.
+func bumpQueue(b *bolt.Bucket) error {
+	_, err := b.NextSequence()
+	return err
+}
+
+// QueueVersion returns the ticket queue's version (see
+// conversation.QueueVersioner): it moves in the write transaction of
+// every commit or sweep that adds, changes or removes a queue entry, and
+// only then. Errors: Unavailable (closed store).
+func (s *Store) QueueVersion(_ context.Context) (uint64, error) {
+	var v uint64
+	err := s.view("read ticket queue version", func(tx *bolt.Tx) error {
+		v = tx.Bucket(bucketTickets).Sequence()
+		return nil
+	})
+	return v, err
 }
 
 // Tickets lists the queue (see conversation.TicketQueue). Conversations

@@ -197,3 +197,55 @@ func TestJanitor(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestQueueVersionSweepAndReopen checks that the queue version outlives
+// a reopen of the file, moves when Sweep removes the queue entry of a
+// conversation that went idle, and stays when a sweep removes nothing.
+func TestQueueVersionSweepAndReopen(t *testing.T) {
+	ctx := context.Background()
+	const idle = 400 * time.Millisecond
+	path := filepath.Join(t.TempDir(), "tier0.db")
+	s := open(t, path, boltstore.Config{IdleTTL: idle, NoSync: true})
+	version := func(what string) uint64 {
+		t.Helper()
+		v, err := s.QueueVersion(ctx)
+		if err != nil {
+			t.Fatalf("QueueVersion %s: %v", what, err)
+		}
+		return v
+	}
+	queued := &conversation.Conversation{Key: "webchat:queued", Phase: conversation.PhaseAwaitingAgent, Ticket: "IT-1",
+		TicketState: &conversation.TicketState{Ticket: conversation.Ticket{ID: "IT-1", Status: conversation.TicketOpen}}}
+	commit(t, s, conversation.Commit{Conversation: queued})
+	commit(t, s, conversation.Commit{Conversation: &conversation.Conversation{Key: "webchat:plain"}})
+	opened := version("after opening a ticket")
+	if opened == 0 {
+		t.Fatal("version after opening a ticket: 0, want more")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s = open(t, path, boltstore.Config{IdleTTL: idle, NoSync: true})
+	t.Cleanup(func() { _ = s.Close() })
+	if v := version("after reopening"); v != opened {
+		t.Fatalf("version after reopening: %d, want %d", v, opened)
+	}
+	time.Sleep(idle + 300*time.Millisecond)
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatalf("Sweep: %v", err)
+	}
+	swept := version("after the sweep")
+	if swept <= opened {
+		t.Fatalf("version after sweeping an idle queued conversation: %d, want more than %d", swept, opened)
+	}
+	if got, err := s.Tickets(ctx, conversation.TicketQuery{Limit: 10}); err != nil || len(got) != 0 {
+		t.Fatalf("Tickets after the sweep: %+v, %v; want none", got, err)
+	}
+	if err := s.Sweep(ctx); err != nil {
+		t.Fatalf("second Sweep: %v", err)
+	}
+	if v := version("after a sweep with nothing to remove"); v != swept {
+		t.Fatalf("version after a sweep that removed nothing: %d, want %d", v, swept)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -76,4 +77,35 @@ func (s *Store) Tickets(ctx context.Context, q conversation.TicketQuery) ([]conv
 	// embedded store.
 	conversation.SortQueue(out)
 	return out, nil
+}
+
+// QueueVersion returns the ticket queue's version (see
+// conversation.QueueVersioner): one GET of <prefix>:tickets:version,
+// which Commit increments after every commit of a queued ticket and
+// after a commit that took a ticket out of the queue. 0 when no ticket
+// was ever queued. Errors: Unavailable, Internal (a stored value that is
+// not a number).
+func (s *Store) QueueVersion(ctx context.Context) (uint64, error) {
+	raw, err := s.client.Get(ctx, s.queueVer).Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fail("read ticket queue version", "", err)
+	}
+	v, err := strconv.ParseUint(raw, 10, 64)
+	if err != nil {
+		return 0, conversation.Errorf(conversation.Internal, "redisstore: ticket queue version %q: %w", raw, err)
+	}
+	return v, nil
+}
+
+// bumpQueue moves the queue version after the commit script ran. It is
+// best effort and never fails the commit, which is already written: it
+// runs even when the caller's ctx has ended, and when Redis is down the
+// watchers notice this change with the next one.
+func (s *Store) bumpQueue(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = s.client.Incr(ctx, s.queueVer).Err()
 }

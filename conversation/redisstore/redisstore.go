@@ -19,6 +19,7 @@
 //	<prefix>:{<key>}:dfence       fencing counter of delivery leases
 //	<prefix>:outbox:backlog       zset: conversation key -> last hint (unix µs)
 //	<prefix>:tickets              zset: conversation key -> queue rank of its open ticket
+//	<prefix>:tickets:version      counter (INCR): moves with every change of the queue (QueueVersion)
 //	<prefix>:seq:{<name>}         counters for NextSequence
 //	<prefix>:ref:{<ns>}:<key>     platform references (Refs), PX ttl
 //
@@ -58,15 +59,17 @@ type Store struct {
 	cfg       Config
 	backlog   string
 	tickets   string // zset: conversation key → QueueRank of its open ticket
+	queueVer  string // counter: the ticket queue's version
 	closeOnce sync.Once
 	closeErr  error
 }
 
 var (
-	_ conversation.Store         = (*Store)(nil)
-	_ conversation.TurnStarter   = (*Store)(nil)
-	_ conversation.OutboxClaimer = (*Store)(nil)
-	_ conversation.CommitClaimer = (*Store)(nil)
+	_ conversation.Store          = (*Store)(nil)
+	_ conversation.TurnStarter    = (*Store)(nil)
+	_ conversation.OutboxClaimer  = (*Store)(nil)
+	_ conversation.CommitClaimer  = (*Store)(nil)
+	_ conversation.QueueVersioner = (*Store)(nil)
 )
 
 // New returns a store over client, which it takes over: Close closes it.
@@ -79,7 +82,8 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	cfg = cfg.withDefaults()
-	return &Store{client: client, cfg: cfg, backlog: cfg.Prefix + ":outbox:backlog", tickets: cfg.Prefix + ":tickets"}, nil
+	return &Store{client: client, cfg: cfg, backlog: cfg.Prefix + ":outbox:backlog", tickets: cfg.Prefix + ":tickets",
+		queueVer: cfg.Prefix + ":tickets:version"}, nil
 }
 
 // Client returns the store's Redis client, for health checks and tooling.
@@ -235,20 +239,48 @@ func (s *Store) commit(ctx context.Context, l conversation.Lease, c conversation
 			hint = pipe.ZAdd(ctx, s.backlog, redis.Z{Score: hintScore, Member: key})
 		}
 		var queued redis.Cmder
-		if ts := c.Conversation.TicketState; ts.Queued() {
+		var removed, bumped *redis.IntCmd
+		ts := c.Conversation.TicketState
+		if ts.Queued() {
 			queued = pipe.ZAdd(ctx, s.tickets, redis.Z{Score: conversation.QueueRank(*ts), Member: key})
 		} else if ts != nil {
-			queued = pipe.ZRem(ctx, s.tickets, key)
+			removed = pipe.ZRem(ctx, s.tickets, key)
+			queued = removed
 		}
 		cmd = commitScript.EvalSha(ctx, pipe, keys, args...)
+		if ts.Queued() {
+			// A queued ticket's entry changes with every commit (its
+			// UpdatedAt at least). The version moves after the script, so
+			// whoever reads the new version finds the commit — except on
+			// Cluster, where the pipeline's commands go to their nodes in
+			// parallel (see conversation.QueueVersioner).
+			bumped = pipe.Incr(ctx, s.queueVer)
+		}
 		_, _ = pipe.Exec(ctx)
+		// The version moves (once more) after the script ran when the
+		// commit took an entry out of the queue, whatever the script
+		// answered (ZREM found one: Redis is up; most commits of a ticket
+		// that left the queue find none and leave the version alone), and
+		// when the pipelined INCR failed or ran before the script
+		// (NOSCRIPT). This costs a round trip, about once per ticket.
+		bump := removed != nil && removed.Val() == 1
 		for _, h := range []redis.Cmder{hint, queued} {
 			if h != nil && h.Err() != nil {
+				if bump {
+					s.bumpQueue(ctx)
+				}
 				return none, false, fail("commit conversation", key, h.Err())
 			}
 		}
-		if isNoScript(cmd.Err()) {
+		reran := isNoScript(cmd.Err())
+		if reran {
 			cmd = commitScript.Run(ctx, s.client, keys, args...)
+		}
+		if bumped != nil && (reran || bumped.Err() != nil) && cmd.Err() == nil {
+			bump = true
+		}
+		if bump {
+			s.bumpQueue(ctx)
 		}
 	} else {
 		cmd = commitScript.Run(ctx, s.client, keys, args...)

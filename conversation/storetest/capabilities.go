@@ -53,6 +53,10 @@ var capabilities = []capability{
 	{"LeaseRenewer", implements[conversation.LeaseRenewer], []storeCase{
 		{"RenewLease", testRenewLease},
 	}},
+	{"QueueVersioner", implements[conversation.QueueVersioner], []storeCase{
+		{"QueueVersion", testQueueVersion},
+		{"QueueVersionClosed", testQueueVersionClosed},
+	}},
 }
 
 // capabilityCases probes one store from newStore for the optional
