@@ -23,10 +23,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tier0/tier0/adapters/webchat"
 	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/analytics"
+	"github.com/tier0/tier0/conversation/metrics"
 	"github.com/tier0/tier0/conversation/redisstore"
 	"github.com/tier0/tier0/conversation/redisstore/redistest"
 )
@@ -170,7 +173,21 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		}
 		know = ans
 	}
-	engine, err := newEngine(c, store, know, nil, log)
+	// The events go where serve sends them: Prometheus metrics and the
+	// analytics counters in the store.
+	events := &eventFanout{}
+	sink, err := metrics.New(prometheus.NewRegistry(), metrics.Config{})
+	if err != nil {
+		return err
+	}
+	events.add(sink)
+	stats, err := analytics.NewRecorder(store, analytics.Config{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer stats.Close()
+	events.add(stats)
+	engine, err := newEngine(c, store, know, events, log)
 	if err != nil {
 		return err
 	}
