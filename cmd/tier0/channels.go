@@ -8,8 +8,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tier0/tier0/adapters/slack"
 	"github.com/tier0/tier0/adapters/teams"
@@ -35,6 +37,8 @@ type channels struct {
 
 	mu      sync.Mutex
 	stopped map[string]string // job name → why it stopped, for /readyz
+
+	secrets []string // tokens that must not reach a log line or /readyz
 }
 
 // channelJob is a long-running connection. Leader jobs run on exactly one
@@ -73,6 +77,13 @@ func openChannels(ctx context.Context, c *Config, d channelDeps) (*channels, err
 		routes:  map[string]http.Handler{},
 		senders: map[conversation.Channel]conversation.Sender{},
 		stopped: map[string]string{},
+	}
+	for _, v := range []string{c.Slack.BotToken, c.Slack.AppToken, c.Slack.SigningSecret, c.Teams.AppPassword,
+		c.Telegram.Token, c.Telegram.WebhookSecret, c.WhatsApp.PostgresDSN,
+		c.WhatsAppCloud.AccessToken, c.WhatsAppCloud.AppSecret, c.WhatsAppCloud.VerifyToken} {
+		if v != "" {
+			ch.secrets = append(ch.secrets, v)
+		}
 	}
 	refs, ok := d.store.(conversation.Refs)
 	if !ok {
@@ -288,9 +299,12 @@ func (ch *channels) start(ctx context.Context, store conversation.Store) {
 				err = j.run(ctx)
 			}
 			if err != nil && ctx.Err() == nil {
-				log.Error("channel connection stopped; restart tier0 once the cause is fixed", "err", err)
+				// For the operator: the cause ("run tier0 whatsapp pair"),
+				// with any token (e.g. in a Bot API URL) blanked out.
+				why := ch.redact(err.Error())
+				log.Error("channel connection stopped; restart tier0 once the cause is fixed", "err", why)
 				ch.mu.Lock()
-				ch.stopped[j.name] = conversation.ErrorMessage(err)
+				ch.stopped[j.name] = truncate(why, 300)
 				ch.mu.Unlock()
 			}
 		})
@@ -323,4 +337,23 @@ func (ch *channels) close() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// redact blanks out the configured secrets in s.
+func (ch *channels) redact(s string) string {
+	for _, v := range ch.secrets {
+		s = strings.ReplaceAll(s, v, "[redacted]")
+	}
+	return s
+}
+
+// truncate cuts s to at most n bytes at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -825,3 +825,58 @@ func TestChannelConfigErrors(t *testing.T) {
 		}
 	})
 }
+
+// WhatsApp on a device store that was never paired: the server starts
+// (the other channels work), the WhatsApp connection stops at once and
+// /readyz says so, with how to pair; `tier0 whatsapp` without "pair"
+// prints its usage.
+func TestChannelWhatsAppUnpaired(t *testing.T) {
+	path := writeChannelConfig(t, sampleConfig, func(c map[string]any) {
+		yamlSet(c, "whatsapp.enabled", true)
+	})
+	m := NewMain()
+	m.Getenv = func(string) string { return "" }
+	m.Stdout, m.Stderr = io.Discard, io.Discard
+	if err := m.ParseFlags(context.Background(), []string{"-config", path, "-listen", "127.0.0.1:0", "-data", t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Cleanup(func() { _ = m.Close() })
+	var body string
+	deadline := time.Now().Add(waitLimit)
+	for {
+		resp, err := http.Get("http://" + m.Addr() + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		body = string(b)
+		if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(body, "tier0 whatsapp pair") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz = %d %s, want 503 naming the stopped WhatsApp connection and tier0 whatsapp pair", resp.StatusCode, body)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	var stderr strings.Builder
+	err := run(context.Background(), []string{"whatsapp", "link"}, strings.NewReader(""), io.Discard, &stderr)
+	if err == nil || !strings.Contains(stderr.String(), "usage: tier0 whatsapp pair") {
+		t.Errorf("tier0 whatsapp link = %v (stderr %q), want the usage", err, stderr.String())
+	}
+}
+
+func TestChannelStopReasonHidesSecrets(t *testing.T) {
+	ch := &channels{secrets: []string{"123456:AAsecret"}}
+	got := ch.redact(`Post "https://api.telegram.org/bot123456:AAsecret/getUpdates": dial tcp: i/o timeout`)
+	if strings.Contains(got, "AAsecret") || !strings.Contains(got, "bot[redacted]/getUpdates") {
+		t.Errorf("redact = %q, want the token blanked out", got)
+	}
+	if got := truncate("aäbc", 2); got != "a…" {
+		t.Errorf("truncate at a rune boundary = %q, want %q", got, "a…")
+	}
+}
