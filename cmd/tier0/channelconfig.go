@@ -94,6 +94,14 @@ type WhatsAppCloudConfig struct {
 	VerifyToken string `yaml:"-"` // TIER0_WHATSAPP_CLOUD_VERIFY_TOKEN
 }
 
+// LeaderConfig tunes the lease that keeps single-connection channels
+// (Telegram long polling, the WhatsApp socket) on one replica.
+type LeaderConfig struct {
+	// TTL is how long a dead leader's lease blocks the others (default
+	// 15s, at least 1s); the leader renews it every TTL/3.
+	TTL time.Duration `yaml:"ttl"`
+}
+
 // channelEnv reads the channels' secrets from the environment.
 func (c *Config) channelEnv(str func(name string, dst *string)) {
 	// Where the platforms are: the defaults are the real ones; these point
@@ -138,6 +146,9 @@ func (c *Config) channelDefaults() {
 // validateChannels reports the first inconsistent channel setting; each
 // adapter validates its own details when it starts.
 func (c *Config) validateChannels() error {
+	if c.Leader.TTL != 0 && c.Leader.TTL < time.Second {
+		return fmt.Errorf("leader.ttl %s: want at least 1s", c.Leader.TTL)
+	}
 	switch c.Slack.Mode {
 	case "http", "socket":
 	default:

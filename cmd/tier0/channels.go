@@ -286,7 +286,7 @@ func (ch *channels) register(d *conversation.Dispatcher) {
 
 // start runs the connection jobs until close; leader jobs under a lease
 // in store, so exactly one replica holds each connection.
-func (ch *channels) start(ctx context.Context, store conversation.Store) {
+func (ch *channels) start(ctx context.Context, store conversation.Store, ttl time.Duration) {
 	ctx, ch.stop = context.WithCancel(context.WithoutCancel(ctx))
 	locker, _ := store.(conversation.LeaderLocker)
 	for _, j := range ch.jobs {
@@ -294,7 +294,7 @@ func (ch *channels) start(ctx context.Context, store conversation.Store) {
 		ch.running.Go(func() {
 			var err error
 			if j.leader && locker != nil {
-				err = conversation.RunAsLeader(ctx, locker, conversation.LeaderConfig{Name: "leader:" + j.name, Logger: log}, j.run)
+				err = conversation.RunAsLeader(ctx, locker, conversation.LeaderConfig{Name: "leader:" + j.name, TTL: ttl, Logger: log}, j.run)
 			} else {
 				err = j.run(ctx)
 			}

@@ -40,6 +40,8 @@ type Config struct {
 	Telegram      TelegramConfig      `yaml:"telegram"`
 	WhatsApp      WhatsAppConfig      `yaml:"whatsapp"`
 	WhatsAppCloud WhatsAppCloudConfig `yaml:"whatsapp_cloud"`
+	// Leader: the lease of the single-connection channels.
+	Leader LeaderConfig `yaml:"leader"`
 
 	// dir is the directory of the config file; relative paths in the
 	// file are resolved against it.

@@ -188,7 +188,7 @@ func (m *Main) Run(ctx context.Context) error {
 		_ = m.dispatcher.Run(dctx)
 		wg.Wait()
 	}()
-	m.channels.start(dctx, m.store)
+	m.channels.start(dctx, m.store, c.Leader.TTL)
 
 	m.ln, err = net.Listen("tcp", c.Listen)
 	if err != nil {
