@@ -84,17 +84,26 @@ func RunAsLeader(ctx context.Context, locker LeaderLocker, cfg LeaderConfig, job
 	log := cfg.Logger.With("leader", cfg.Name)
 	tick := time.NewTicker(cfg.RenewEvery)
 	defer tick.Stop()
+	failing := false // the store was unreachable at the last try
 	for {
 		lease, err := locker.Acquire(ctx, cfg.Name, cfg.TTL)
 		switch {
-		case err == nil:
-			if err := lead(ctx, locker, cfg, log, lease, job); err != nil {
-				return err
+		case err == nil || errors.Is(err, ErrLeaseHeld):
+			if failing {
+				log.Info("leader: the store answers again")
+				failing = false
 			}
-		case errors.Is(err, ErrLeaseHeld):
+			if err == nil {
+				if err := lead(ctx, locker, cfg, log, lease, job); err != nil {
+					return err
+				}
+			}
 		case ctx.Err() != nil:
+		case !failing:
+			log.Warn("leader: cannot campaign; retrying quietly until the store answers", "err", err)
+			failing = true
 		default:
-			log.Warn("leader: cannot campaign", "err", err)
+			log.Debug("leader: cannot campaign", "err", err)
 		}
 		select {
 		case <-ctx.Done():
