@@ -10,8 +10,12 @@ import (
 
 // DispatcherConfig tunes the Dispatcher. Zero values take the defaults.
 type DispatcherConfig struct {
-	Workers      int           // concurrent conversations being delivered (default 32)
-	LeaseTTL     time.Duration // delivery lease per conversation (default 30s)
+	Workers int // concurrent conversations being delivered (default 32)
+	// LeaseTTL is the delivery claim per conversation: 10s when the store
+	// can renew claims (they are renewed every LeaseTTL/3 while a batch
+	// sends), else 30s. It is how long another replica waits for the
+	// conversations of a dispatcher that died while delivering.
+	LeaseTTL     time.Duration
 	MaxAttempts  int           // tries per message before it is dead-lettered (default 8)
 	BaseBackoff  time.Duration // first retry delay, doubled per attempt (default 200ms)
 	MaxBackoff   time.Duration // cap on the retry delay (default 30s)
@@ -22,12 +26,15 @@ type DispatcherConfig struct {
 	Logger *slog.Logger
 }
 
-func (c DispatcherConfig) withDefaults() DispatcherConfig {
+func (c DispatcherConfig) withDefaults(renews bool) DispatcherConfig {
 	if c.Workers <= 0 {
 		c.Workers = 32
 	}
 	if c.LeaseTTL <= 0 {
 		c.LeaseTTL = 30 * time.Second
+		if renews {
+			c.LeaseTTL = 10 * time.Second
+		}
 	}
 	if c.MaxAttempts <= 0 {
 		c.MaxAttempts = 8
@@ -76,7 +83,7 @@ var _ Delivery = (*Dispatcher)(nil)
 func NewDispatcher(store Store, cfg DispatcherConfig) *Dispatcher {
 	return &Dispatcher{
 		store:   store,
-		cfg:     cfg.withDefaults(),
+		cfg:     cfg.withDefaults(canRenewClaims(store)),
 		senders: make(map[Channel]Sender),
 		queued:  make(map[string]bool),
 		active:  make(map[string]bool),
@@ -221,10 +228,10 @@ func (d *Dispatcher) deliver(ctx context.Context, key string) time.Duration {
 		}
 		var delivered []string
 		var retry time.Duration
-		deadline := c.Lease.Expires.Add(-d.cfg.LeaseTTL / 4)
+		kept := d.keepClaim(ctx, c)
 		for _, o := range c.Messages {
-			if time.Now().After(deadline) {
-				retry = time.Millisecond // lease nearly over: go on with a fresh one
+			if !kept.usable(d.cfg.LeaseTTL / 4) {
+				retry = time.Millisecond // claim nearly over or lost: go on with a fresh one
 				break
 			}
 			if ctx.Err() != nil { // stopping: what is not sent yet stays pending
@@ -236,6 +243,7 @@ func (d *Dispatcher) deliver(ctx context.Context, key string) time.Duration {
 			}
 			delivered = append(delivered, o.ID)
 		}
+		kept.stop()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		err = d.finish(fctx, c, delivered)
 		cancel()
@@ -250,6 +258,103 @@ func (d *Dispatcher) deliver(ctx context.Context, key string) time.Duration {
 }
 
 const claimBatch = 64
+
+// canRenewClaims reports whether store can extend the delivery claims the
+// dispatcher takes from it.
+func canRenewClaims(store Store) bool {
+	if _, ok := store.(OutboxClaimer); ok {
+		_, ok := store.(OutboxClaimRenewer)
+		return ok
+	}
+	_, ok := store.(LeaseRenewer)
+	return ok
+}
+
+// keptClaim is a delivery claim being renewed in the background while
+// its batch is sent.
+type keptClaim struct {
+	mu      sync.Mutex
+	expires time.Time
+	lost    bool
+	done    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// usable reports whether the claim is still held with more than margin
+// left.
+func (k *keptClaim) usable(margin time.Duration) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return !k.lost && time.Now().Before(k.expires.Add(-margin))
+}
+
+// stop ends the renewal and waits for it.
+func (k *keptClaim) stop() {
+	close(k.done)
+	k.wg.Wait()
+}
+
+// keepClaim renews c every LeaseTTL/3 until stop, when the store can.
+// A renewal that finds the claim lost stops it for good; one that fails
+// otherwise (the store unreachable) is tried again, and the claim's
+// expiry decides.
+func (d *Dispatcher) keepClaim(ctx context.Context, c OutboxClaim) *keptClaim {
+	k := &keptClaim{expires: c.Lease.Expires, done: make(chan struct{})}
+	renew := d.claimRenewer()
+	if renew == nil {
+		return k
+	}
+	k.wg.Go(func() {
+		t := time.NewTicker(d.cfg.LeaseTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-k.done:
+				return
+			case <-t.C:
+			}
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.cfg.LeaseTTL/3)
+			expires, err := renew(rctx, c)
+			cancel()
+			k.mu.Lock()
+			switch {
+			case err == nil:
+				k.expires = expires
+			case errors.Is(err, ErrLeaseLost):
+				k.lost = true
+			}
+			k.mu.Unlock()
+			if errors.Is(err, ErrLeaseLost) {
+				d.cfg.Logger.Warn("delivery claim lost while sending; another dispatcher goes on", "conversation", c.Key)
+				return
+			}
+		}
+	})
+	return k
+}
+
+// claimRenewer returns how to renew a claim of this store, nil when it
+// cannot.
+func (d *Dispatcher) claimRenewer() func(context.Context, OutboxClaim) (time.Time, error) {
+	if _, ok := d.store.(OutboxClaimer); ok {
+		r, ok := d.store.(OutboxClaimRenewer)
+		if !ok {
+			return nil
+		}
+		return func(ctx context.Context, c OutboxClaim) (time.Time, error) {
+			n, err := r.RenewOutboxClaim(ctx, c, d.cfg.LeaseTTL)
+			return n.Lease.Expires, err
+		}
+	}
+	r, ok := d.store.(LeaseRenewer)
+	if !ok {
+		return nil
+	}
+	return func(ctx context.Context, c OutboxClaim) (time.Time, error) {
+		l, err := r.Renew(ctx, c.Lease, d.cfg.LeaseTTL)
+		return l.Expires, err
+	}
+}
 
 // claim takes a batch: the one claimed at commit if there is one, else
 // through the store's OutboxClaimer, or through the basic Outbox methods.

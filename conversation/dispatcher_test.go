@@ -206,3 +206,32 @@ func TestDispatcherFinishesSendInFlightOnStop(t *testing.T) {
 		t.Fatalf("after the send finished, %d messages are still pending, want 0 (acked)", len(p))
 	}
 }
+
+// A send slower than the delivery claim: the claim is renewed while it
+// runs, so a second dispatcher does not take the conversation over and
+// post the message again.
+func TestDispatcherRenewsClaimDuringSlowSend(t *testing.T) {
+	for name, open := range stores() {
+		t.Run(name, func(t *testing.T) {
+			s := open(t)
+			snd := &recordingSender{fail: func(o conversation.Outbound, attempt int) error {
+				time.Sleep(900 * time.Millisecond) // three claim lengths
+				return nil
+			}}
+			cfg := conversation.DispatcherConfig{LeaseTTL: 300 * time.Millisecond, PollInterval: 20 * time.Millisecond, Grace: time.Millisecond}
+			d := runDispatcher(t, s, cfg, snd)
+			runDispatcher(t, s, cfg, snd) // another replica, polling the backlog
+			e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{})
+			e.DeliverWith(d)
+			if _, err := e.Handle(context.Background(), msg("webchat:slow", "m1", "password")); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the delivery", func() bool { return len(snd.delivered()) >= 1 })
+			waitFor(t, "empty outbox", func() bool { return len(pendingTexts(t, s, "webchat:slow")) == 0 })
+			time.Sleep(300 * time.Millisecond) // a second post would show now
+			if n := len(snd.delivered()); n != 1 {
+				t.Fatalf("the message was posted %d times, want once", n)
+			}
+		})
+	}
+}

@@ -312,3 +312,16 @@ type QueueVersioner interface {
 	// for equality only. Errors: Unavailable.
 	QueueVersion(ctx context.Context) (uint64, error)
 }
+
+// OutboxClaimRenewer is an optional capability of an OutboxClaimer:
+// extending a delivery claim while its batch is being sent. With it the
+// Dispatcher keeps claims short, so the conversations a crashed replica
+// was delivering are picked up by another one soon, and renews them so a
+// slow send does not outlive its claim.
+type OutboxClaimRenewer interface {
+	// RenewOutboxClaim extends c's delivery lease to ttl from now and
+	// returns c with the new expiry (same token). Errors: ErrLeaseLost
+	// when the claim expired or was finished or taken over, Invalid,
+	// Unavailable.
+	RenewOutboxClaim(ctx context.Context, c OutboxClaim, ttl time.Duration) (OutboxClaim, error)
+}

@@ -81,3 +81,26 @@ func (s *Store) Renew(ctx context.Context, l conversation.Lease, ttl time.Durati
 	}
 	return conversation.Lease{Key: l.Key, Token: l.Token, Expires: expires}, nil
 }
+
+var _ conversation.OutboxClaimRenewer = (*Store)(nil)
+
+// RenewOutboxClaim extends c's delivery lease to ttl from now while it is
+// still c's. Errors: ErrLeaseLost, Invalid, Unavailable.
+func (s *Store) RenewOutboxClaim(ctx context.Context, c conversation.OutboxClaim, ttl time.Duration) (conversation.OutboxClaim, error) {
+	if err := conversation.CheckKey("conversation key", c.Key); err != nil {
+		return c, err
+	}
+	if err := conversation.CheckTTL(ttl); err != nil {
+		return c, err
+	}
+	expires := time.Now().Add(ttl)
+	ok, err := renewScript.Run(ctx, s.client, []string{s.tag(c.Key) + ":dlease"}, strconv.FormatUint(c.Lease.Token, 10), ttl.Milliseconds()).Int()
+	if err != nil {
+		return c, fail("renew outbox claim", c.Key, err)
+	}
+	if ok != 1 {
+		return c, fmt.Errorf("renew outbox claim of %q: %w", c.Key, conversation.ErrLeaseLost)
+	}
+	c.Lease.Expires = expires
+	return c, nil
+}

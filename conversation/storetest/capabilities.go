@@ -50,6 +50,9 @@ var capabilities = []capability{
 		{"RefsExpire", testRefsExpire},
 		{"RefsInvalid", testRefsInvalid},
 	}},
+	{"OutboxClaimRenewer", implements[conversation.OutboxClaimRenewer], []storeCase{
+		{"RenewOutboxClaim", testRenewOutboxClaim},
+	}},
 	{"LeaseRenewer", implements[conversation.LeaseRenewer], []storeCase{
 		{"RenewLease", testRenewLease},
 	}},

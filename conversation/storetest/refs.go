@@ -110,3 +110,27 @@ func testRenewLease(t *testing.T, s conversation.Store) {
 	_, err = rn.Renew(ctx, conversation.Lease{Key: key, Token: old.Token}, 0)
 	wantCode(t, "Renew with a zero ttl", err, conversation.Invalid)
 }
+
+func testRenewOutboxClaim(t *testing.T, s conversation.Store) {
+	ctx := ctxFor(t)
+	oc := as[conversation.OutboxClaimer](t, s)
+	rn := as[conversation.OutboxClaimRenewer](t, s)
+	key := keyFor(t, "c")
+	commitOutbound(t, s, newConv(key), "o-1")
+	c := claimOutbox(t, oc, key, time.Second, 10)
+	for range 3 {
+		time.Sleep(400 * time.Millisecond)
+		var err error
+		if c, err = rn.RenewOutboxClaim(ctx, c, time.Second); err != nil {
+			t.Fatalf("RenewOutboxClaim of a held claim: %v", err)
+		}
+	}
+	// 1.2 s after a claim for 1 s: only the renewals keep it.
+	_, err := oc.ClaimOutbox(ctx, key, time.Second, 10)
+	wantErr(t, "ClaimOutbox of a renewed claim", err, conversation.ErrLeaseHeld)
+	finishOutbox(t, oc, c, "o-1")
+	_, err = rn.RenewOutboxClaim(ctx, c, time.Second)
+	wantErr(t, "RenewOutboxClaim of a finished claim", err, conversation.ErrLeaseLost)
+	_, err = rn.RenewOutboxClaim(ctx, c, 0)
+	wantCode(t, "RenewOutboxClaim with a zero ttl", err, conversation.Invalid)
+}
