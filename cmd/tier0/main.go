@@ -11,10 +11,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/redis/go-redis/v9"
 )
 
 const usage = `tier0 — an AI level-0 helpdesk for chat platforms
@@ -44,6 +47,10 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGCPercent)
 	}
+	// go-redis reports dial failures through a process-wide logger;
+	// send them through slog like everything else (set once, here, so
+	// in-process tests never race on it).
+	redis.SetLogger(redisLogger{})
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
@@ -69,6 +76,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err := m.ParseFlags(ctx, rest); err != nil {
 			return err
 		}
+		// The server's logger is the process's default too, so what
+		// libraries log (go-redis) has the configured level and format.
+		m.Logger = newLogger(stderr, m.Config.LogLevel)
+		slog.SetDefault(m.Logger)
 		if err := m.Run(ctx); err != nil {
 			m.Close()
 			return err
@@ -97,4 +108,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stderr, usage)
 		return fmt.Errorf("unknown command %q", cmd)
 	}
+}
+
+// redisLogger hands go-redis's own messages to slog's default logger.
+type redisLogger struct{}
+
+func (redisLogger) Printf(ctx context.Context, format string, v ...any) {
+	slog.Default().WarnContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
