@@ -2,6 +2,7 @@ package whatsapp_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -19,12 +20,13 @@ import (
 	"github.com/tier0/tier0/conversation"
 )
 
-// postgresBase is the local PostgreSQL the store test may use.
-const postgresBase = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+// postgresBase is the PostgreSQL the store test uses: the machine's local
+// server (trust auth, database test), or TIER0_TEST_POSTGRES_DSN.
+var postgresBase = cmp.Or(os.Getenv("TIER0_TEST_POSTGRES_DSN"), "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")
 
 // storeConfigs returns a device store configuration per backend: SQLite
-// in a temporary directory and, when reachable, PostgreSQL in a schema of
-// its own that is dropped afterwards.
+// in a temporary directory and PostgreSQL in a schema of its own that is
+// dropped afterwards.
 func storeConfigs(t *testing.T) map[string]func(t *testing.T) whatsapp.Config {
 	return map[string]func(t *testing.T) whatsapp.Config{
 		"sqlite": func(t *testing.T) whatsapp.Config {
@@ -39,7 +41,7 @@ func storeConfigs(t *testing.T) map[string]func(t *testing.T) whatsapp.Config {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
 			if err := db.PingContext(ctx); err != nil {
-				t.Skipf("PostgreSQL at 127.0.0.1:5432 is not reachable (%v); the SQLite store is tested", err)
+				t.Fatalf("the PostgreSQL device store cannot be tested: %s is not reachable (%v); start PostgreSQL there (trust auth, database test) or point TIER0_TEST_POSTGRES_DSN at one", postgresBase, err)
 			}
 			schema := "wa_test_" + strings.ToLower(rand.Text()[:12])
 			if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
