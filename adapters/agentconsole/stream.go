@@ -1,17 +1,16 @@
 package agentconsole
 
 import (
-	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/tier0/tier0/adapters/sse"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -332,29 +331,8 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request, s *session, _ s
 	}
 	defer c.live.unsubscribe(sub)
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	if r.Method == http.MethodHead {
-		return nil
-	}
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Time{}) // the server's WriteTimeout must not cut the stream
-	bw := bufio.NewWriter(w)
-	flush := func() bool {
-		if bw.Flush() != nil {
-			return false
-		}
-		err := rc.Flush()
-		if errors.Is(err, http.ErrNotSupported) {
-			c.log.Error("console stream needs a ResponseWriter that flushes", "err", err)
-		}
-		return err == nil
-	}
-	bw.WriteString("retry: " + strconv.FormatInt(streamRetry.Milliseconds(), 10) + "\n: connected\n\n")
-	if !flush() {
+	st := sse.Start(w, r, streamRetry, c.log, "console stream")
+	if st == nil {
 		return nil
 	}
 	heartbeat := time.NewTicker(c.cfg.StreamHeartbeat)
@@ -367,22 +345,20 @@ func (c *Console) stream(w http.ResponseWriter, r *http.Request, s *session, _ s
 			return nil
 		case <-heartbeat.C:
 			if _, err := c.auth.verify(s.cookie); err != nil {
-				bw.WriteString("event: logout\ndata: {}\n\n")
-				flush()
+				st.Event("", "logout", []byte("{}"))
+				st.Flush()
 				return nil
 			}
-			bw.WriteString(": ping\n\n")
+			st.Ping()
 		case <-sub.signal:
 			data, err := json.Marshal(sub.take())
 			if err != nil {
 				c.log.Error("encode console stream event", "err", err)
 				continue
 			}
-			bw.WriteString("event: changed\ndata: ")
-			bw.Write(data)
-			bw.WriteString("\n\n")
+			st.Event("", "changed", data)
 		}
-		if !flush() {
+		if !st.Flush() {
 			return nil
 		}
 	}

@@ -1,13 +1,11 @@
 package webchat
 
 import (
-	"bufio"
 	"encoding/json"
-	"errors"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/tier0/tier0/adapters/sse"
 )
 
 // sseRetry is the reconnect delay the stream asks EventSource to use.
@@ -28,32 +26,13 @@ func (a *Adapter) streamEvents(w http.ResponseWriter, r *http.Request, id string
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "shutting_down", Msg: msgBusy, RetryAfter: sseRetry}
 	default:
 	}
-	rc := http.NewResponseController(w)
 	// Subscribe before the headers go out: once the client sees the stream
 	// open, nothing published afterwards is missed.
 	ch, cancel := a.hub.Subscribe(s.key())
 	defer cancel()
 
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	_ = rc.SetWriteDeadline(time.Time{}) // the server's WriteTimeout must not cut the stream
-
-	bw := bufio.NewWriter(w)
-	flush := func() bool {
-		if bw.Flush() != nil {
-			return false
-		}
-		err := rc.Flush()
-		if errors.Is(err, http.ErrNotSupported) {
-			a.log.Error("webchat event stream needs a ResponseWriter that flushes", "err", err)
-		}
-		return err == nil
-	}
-	bw.WriteString("retry: " + strconv.FormatInt(sseRetry.Milliseconds(), 10) + "\n: connected\n\n")
-	if !flush() {
+	st := sse.Start(w, r, sseRetry, a.log, "webchat event stream")
+	if st == nil {
 		return nil
 	}
 
@@ -70,7 +49,7 @@ func (a *Adapter) streamEvents(w http.ResponseWriter, r *http.Request, id string
 		case <-expired.C:
 			return nil
 		case <-heartbeat.C:
-			bw.WriteString(": ping\n\n")
+			st.Ping()
 		case o, ok := <-ch:
 			if !ok {
 				a.log.Debug("webchat stream dropped by hub", "conversation", s.key())
@@ -81,25 +60,10 @@ func (a *Adapter) streamEvents(w http.ResponseWriter, r *http.Request, id string
 				a.log.Error("encode webchat event", "conversation", s.key(), "outbound", o.ID, "err", err)
 				continue
 			}
-			if id := sseField(o.ID); id != "" {
-				bw.WriteString("id: " + id + "\n")
-			}
-			bw.WriteString("event: message\ndata: ")
-			bw.Write(data)
-			bw.WriteString("\n\n")
+			st.Event(o.ID, "message", data)
 		}
-		if !flush() {
+		if !st.Flush() {
 			return nil
 		}
 	}
-}
-
-// sseField removes the characters that would end an SSE field.
-func sseField(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\n' || r == '\r' || r == 0 {
-			return -1
-		}
-		return r
-	}, s)
 }
