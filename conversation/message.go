@@ -172,3 +172,19 @@ type Outbound struct {
 	InReplyTo       string       `json:"in_reply_to,omitempty"` // dedupe key of the inbound message this answers
 	CreatedAt       time.Time    `json:"created_at"`
 }
+
+// CheckCustomerOutbound is the first check of a customer channel's
+// Sender: an Invalid error (permanent, the message is never sent) when o
+// has no id, is for another channel than ch, or is a staff message or an
+// internal note, which never go to a customer.
+func CheckCustomerOutbound(o Outbound, ch Channel) error {
+	switch {
+	case o.ID == "":
+		return Errorf(Invalid, "%s outbound has no id", ch)
+	case o.Channel != ch:
+		return Errorf(Invalid, "outbound %s is for channel %q, not %q", o.ID, o.Channel, ch)
+	case o.Kind == KindStaff || o.Kind == KindNote:
+		return Errorf(Invalid, "outbound %s is a %s message and never goes to a customer", o.ID, o.Kind)
+	}
+	return nil
+}

@@ -35,13 +35,8 @@ var (
 // rejected token, Invalid for other Slack errors.
 func (s customerSender) Send(ctx context.Context, o conversation.Outbound) error {
 	a := s.a
-	switch {
-	case o.ID == "":
-		return conversation.Errorf(conversation.Invalid, "slack outbound has no id")
-	case o.Channel != conversation.ChannelSlack:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is for channel %q, not slack", o.ID, o.Channel)
-	case o.Kind == conversation.KindStaff || o.Kind == conversation.KindNote:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is a %s message and never goes to a customer", o.ID, o.Kind)
+	if err := conversation.CheckCustomerOutbound(o, conversation.ChannelSlack); err != nil {
+		return err
 	}
 	_, channel, keyThread, ok := parseKey(o.ConversationKey)
 	if !ok {

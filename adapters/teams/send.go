@@ -34,13 +34,8 @@ var (
 // conversation.RetryAfterError carries the platform's delay).
 func (s customerSender) Send(ctx context.Context, o conversation.Outbound) error {
 	a := s.a
-	switch {
-	case o.ID == "":
-		return conversation.Errorf(conversation.Invalid, "teams outbound has no id")
-	case o.Channel != conversation.ChannelTeams:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is for channel %q, not teams", o.ID, o.Channel)
-	case o.Kind == conversation.KindStaff || o.Kind == conversation.KindNote:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is a %s message and never goes to an employee", o.ID, o.Kind)
+	if err := conversation.CheckCustomerOutbound(o, conversation.ChannelTeams); err != nil {
+		return err
 	}
 	if done, err := a.alreadySent(ctx, o.ID); err != nil || done {
 		return err

@@ -53,13 +53,10 @@ func (s customerSender) Send(ctx context.Context, o conversation.Outbound) error
 }
 
 func (a *Adapter) sendCustomer(ctx context.Context, o conversation.Outbound) error {
+	if err := conversation.CheckCustomerOutbound(o, Channel); err != nil {
+		return err
+	}
 	switch {
-	case o.ID == "":
-		return conversation.Errorf(conversation.Invalid, "telegram outbound has no id")
-	case o.Channel != Channel:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is for channel %q, not telegram", o.ID, o.Channel)
-	case o.Kind == conversation.KindStaff || o.Kind == conversation.KindNote:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is %s and never goes to a customer", o.ID, o.Kind)
 	case strings.TrimSpace(o.Text) == "":
 		return conversation.Errorf(conversation.Invalid, "telegram outbound %s is empty", o.ID)
 	}

@@ -19,13 +19,8 @@ var _ conversation.Sender = (*Adapter)(nil)
 // drop repeats). Errors: Invalid for a message that is not a customer-facing
 // web chat message (permanent), Unavailable when the hub cannot publish.
 func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
-	switch {
-	case o.ID == "":
-		return conversation.Errorf(conversation.Invalid, "web chat outbound has no id")
-	case o.Channel != conversation.ChannelWebChat:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is for channel %q, not web chat", o.ID, o.Channel)
-	case o.Kind == conversation.KindStaff:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is a staff message and never goes to a customer", o.ID)
+	if err := conversation.CheckCustomerOutbound(o, conversation.ChannelWebChat); err != nil {
+		return err
 	}
 	if _, ok := SessionIDFromKey(o.ConversationKey); !ok {
 		return conversation.Errorf(conversation.Invalid, "outbound %s: %q is not a web chat conversation key", o.ID, o.ConversationKey)

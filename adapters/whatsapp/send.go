@@ -48,13 +48,10 @@ type part struct {
 // the adapter's own rate limit asks to wait (a conversation.RetryAfterError);
 // anything else is permanent.
 func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
+	if err := conversation.CheckCustomerOutbound(o, conversation.ChannelWhatsApp); err != nil {
+		return err
+	}
 	switch {
-	case o.ID == "":
-		return conversation.Errorf(conversation.Invalid, "whatsapp outbound has no id")
-	case o.Channel != conversation.ChannelWhatsApp:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is for channel %q, not whatsapp", o.ID, o.Channel)
-	case o.Kind == conversation.KindStaff || o.Kind == conversation.KindNote:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is a %s message and never goes to a customer", o.ID, o.Kind)
 	case !strings.HasPrefix(o.ConversationKey, keyPrefix):
 		return conversation.Errorf(conversation.Invalid, "outbound %s: %q is not a whatsapp conversation key", o.ID, o.ConversationKey)
 	case strings.TrimSpace(o.Text) == "" && len(o.Buttons) == 0:

@@ -95,13 +95,8 @@ type outRow struct {
 // Invalid for a message that is not for a WhatsApp shopper or that Meta
 // rejects.
 func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
-	switch {
-	case o.ID == "":
-		return conversation.Errorf(conversation.Invalid, "whatsapp outbound has no id")
-	case o.Channel != a.cfg.Channel:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is for channel %q, not %q", o.ID, o.Channel, a.cfg.Channel)
-	case o.Kind == conversation.KindStaff || o.Kind == conversation.KindNote:
-		return conversation.Errorf(conversation.Invalid, "outbound %s is a %s message and never goes to a shopper", o.ID, o.Kind)
+	if err := conversation.CheckCustomerOutbound(o, a.cfg.Channel); err != nil {
+		return err
 	}
 	to, ok := WaIDFromKey(o.ConversationKey)
 	if !ok {
