@@ -112,8 +112,12 @@ func (m *Message) Validate() error {
 	return nil
 }
 
-func validKey(s string) bool {
-	if s == "" || len(s) > MaxKeyLen || !utf8.ValidString(s) {
+func validKey(s string) bool { return Printable(s, MaxKeyLen) }
+
+// Printable reports whether s is 1..max bytes of valid UTF-8 without
+// control characters: what keys, ids and names from outside must be.
+func Printable(s string, max int) bool {
+	if s == "" || len(s) > max || !utf8.ValidString(s) {
 		return false
 	}
 	for _, r := range s {

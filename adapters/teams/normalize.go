@@ -63,11 +63,11 @@ func ConversationKey(tenant, conversationID string) string {
 	switch {
 	case tenant == "":
 		tenant = "-"
-	case len(tenant) > maxTenantLen || strings.Contains(tenant, ":") || !printable(tenant, maxTenantLen):
+	case len(tenant) > maxTenantLen || strings.Contains(tenant, ":") || !conversation.Printable(tenant, maxTenantLen):
 		tenant = "h:" + sha256Hex(tenant)[:32]
 	}
 	key := "teams:" + tenant + ":" + conversationID
-	if len(key) > maxConversationKeyLen || !printable(conversationID, maxConversationKeyLen) || strings.HasPrefix(conversationID, "h:") {
+	if len(key) > maxConversationKeyLen || !conversation.Printable(conversationID, maxConversationKeyLen) || strings.HasPrefix(conversationID, "h:") {
 		key = "teams:" + tenant + ":h:" + sha256Hex(conversationID)
 	}
 	return key
@@ -75,7 +75,7 @@ func ConversationKey(tenant, conversationID string) string {
 
 // boundedID returns id when it fits a dedupe key, else its hash.
 func boundedID(id string) string {
-	if printable(id, 200) {
+	if conversation.Printable(id, 200) {
 		return id
 	}
 	return "h:" + sha256Hex(id)
@@ -121,10 +121,10 @@ func normalize(a *inActivity, now time.Time) (m conversation.Message, ok bool, e
 // across chats and bots), else the Bot Framework user id.
 func identityOf(from schema.ChannelAccount, locale, tenant string) conversation.Identity {
 	id := from.AadObjectID
-	if !printable(id, maxNameLen) {
+	if !conversation.Printable(id, maxNameLen) {
 		id = from.ID
 	}
-	if !printable(id, maxNameLen) {
+	if !conversation.Printable(id, maxNameLen) {
 		id = ""
 	}
 	return conversation.Identity{

@@ -32,7 +32,7 @@ func (s staffSender) Send(ctx context.Context, o conversation.Outbound) error {
 		return conversation.Errorf(conversation.Invalid, "teams staff outbound has no id")
 	case o.Channel != StaffChannel:
 		return conversation.Errorf(conversation.Invalid, "outbound %s is for channel %q, not %s", o.ID, o.Channel, StaffChannel)
-	case !printable(o.ConversationKey, conversation.MaxKeyLen):
+	case !conversation.Printable(o.ConversationKey, conversation.MaxKeyLen):
 		return conversation.Errorf(conversation.Invalid, "outbound %s has no valid conversation key", o.ID)
 	}
 	if done, err := a.alreadySent(ctx, o.ID); err != nil || done {

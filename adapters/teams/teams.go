@@ -169,7 +169,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tier0/tier0/conversation"
 )
@@ -340,11 +339,11 @@ func (c Config) Validate() error {
 		return conversation.Errorf(conversation.Invalid, "teams config: "+format, args...)
 	}
 	switch {
-	case !printable(c.AppID, maxAppIDLen):
+	case !conversation.Printable(c.AppID, maxAppIDLen):
 		return inv("AppID must be 1..%d printable characters (the Microsoft App ID of the bot)", maxAppIDLen)
 	case c.AppPassword == "":
 		return inv("AppPassword is required (a client secret of the bot's app registration)")
-	case c.TenantID != "" && !printable(c.TenantID, maxAppIDLen):
+	case c.TenantID != "" && !conversation.Printable(c.TenantID, maxAppIDLen):
 		return inv("TenantID must be at most %d printable characters", maxAppIDLen)
 	case c.HTTPTimeout < 0 || c.HTTPTimeout > 5*time.Minute:
 		return inv("HTTPTimeout must be between 0 and 5m")
@@ -369,37 +368,23 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, iss := range c.Issuers {
-		if !printable(iss, 512) {
+		if !conversation.Printable(iss, 512) {
 			return inv("Issuers must be non-empty printable strings")
 		}
 	}
 	staff := c.StaffChannelID != "" || c.StaffServiceURL != ""
 	switch {
 	case !staff:
-	case !printable(c.StaffChannelID, maxChannelLen) || strings.Contains(c.StaffChannelID, ";"):
+	case !conversation.Printable(c.StaffChannelID, maxChannelLen) || strings.Contains(c.StaffChannelID, ";"):
 		return inv("StaffChannelID must be a Teams channel id such as 19:…@thread.tacv2")
 	case c.StaffServiceURL == "":
 		return inv("StaffServiceURL is required with StaffChannelID (the serviceUrl of activities from that team)")
 	case c.StaffTenantID == "" && c.TenantID == "":
 		return inv("StaffTenantID (or TenantID) is required with StaffChannelID")
-	case c.StaffTenantID != "" && !printable(c.StaffTenantID, maxAppIDLen):
+	case c.StaffTenantID != "" && !conversation.Printable(c.StaffTenantID, maxAppIDLen):
 		return inv("StaffTenantID must be at most %d printable characters", maxAppIDLen)
 	}
 	return nil
-}
-
-// printable reports whether s is 1..max bytes of valid UTF-8 without
-// control characters.
-func printable(s string, max int) bool {
-	if s == "" || len(s) > max || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // safeEndpoint accepts absolute https URLs, and http URLs on a loopback
@@ -527,7 +512,7 @@ func (a *Adapter) background(what string, fn func(ctx context.Context) error) {
 // refKey bounds a platform id used as a ref key: ids longer than
 // maxRefKeyLen are replaced by their hash.
 func refKey(id string) string {
-	if len(id) <= maxRefKeyLen && printable(id, maxRefKeyLen) {
+	if len(id) <= maxRefKeyLen && conversation.Printable(id, maxRefKeyLen) {
 		return id
 	}
 	return "h:" + sha256Hex(id)

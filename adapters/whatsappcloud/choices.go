@@ -102,7 +102,7 @@ func (a *Adapter) decodeChoice(ctx context.Context, id string) (conversation.Act
 
 // validAction reports whether act passes conversation.Message's limits.
 func validAction(act conversation.Action) bool {
-	return validKeyPart(act.ID, conversation.MaxKeyLen) && len(act.Value) <= conversation.MaxActionValueLen
+	return conversation.Printable(act.ID, conversation.MaxKeyLen) && len(act.Value) <= conversation.MaxActionValueLen
 }
 
 // numberedChoices is what is kept in Refs about a numbered list sent to

@@ -162,7 +162,7 @@ func (a *Adapter) normalizeMessage(wm waMessage, names map[string]string, now ti
 	if !validWaID(wm.From) {
 		return inbound{}, false, "sender is not a WhatsApp id"
 	}
-	if !validKeyPart(wm.ID, maxMessageID) {
+	if !conversation.Printable(wm.ID, maxMessageID) {
 		return inbound{}, false, "message id is missing or malformed"
 	}
 	name := names[wm.From]
@@ -183,7 +183,7 @@ func (a *Adapter) normalizeMessage(wm waMessage, names map[string]string, now ti
 		m.SentAt = time.Unix(sec, 0).UTC()
 	}
 	quoted := func() {
-		if wm.Context != nil && validKeyPart(wm.Context.ID, maxMessageID) {
+		if wm.Context != nil && conversation.Printable(wm.Context.ID, maxMessageID) {
 			m.ThreadKey = wm.Context.ID
 		}
 	}

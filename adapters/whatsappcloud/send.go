@@ -189,7 +189,7 @@ func (a *Adapter) render(ctx context.Context, to string, o conversation.Outbound
 		body = "…"
 	}
 	var quote *outContext
-	if o.ThreadKey != "" && o.ReplyTo != "" && validKeyPart(o.ReplyTo, maxMessageID) {
+	if o.ThreadKey != "" && o.ReplyTo != "" && conversation.Printable(o.ReplyTo, maxMessageID) {
 		// The shopper quoted a message: answer quoting theirs.
 		quote = &outContext{MessageID: o.ReplyTo}
 	}

@@ -298,7 +298,7 @@ func (c Config) Validate() error {
 		return inv("RecipientBurst must be between 1 and 1000")
 	case c.RecentIDs < 1 || c.RecentIDs > 10_000_000:
 		return inv("RecentIDs must be between 1 and 10000000")
-	case !validKeyPart(string(c.Channel), 64):
+	case !conversation.Printable(string(c.Channel), 64):
 		return inv("Channel must be 1..64 printable characters")
 	case utf8.RuneCountInString(c.ListButton) > maxListButton || strings.TrimSpace(c.ListButton) == "":
 		return inv("ListButton must be 1..%d characters", maxListButton)
@@ -316,19 +316,6 @@ func headerSafe(s string) bool {
 	}
 	for i := 0; i < len(s); i++ {
 		if s[i] <= 0x20 || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// validKeyPart reports whether s is 1..max bytes of printable UTF-8.
-func validKeyPart(s string, max int) bool {
-	if s == "" || len(s) > max || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
 			return false
 		}
 	}

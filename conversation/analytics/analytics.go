@@ -44,7 +44,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	"github.com/tier0/tier0/conversation"
 )
@@ -127,12 +126,12 @@ func CheckStats(day string, counters, questions map[string]int64) error {
 		return conversation.Errorf(conversation.Invalid, "analytics: at most %d counters and %d questions per call", MaxEntries, MaxEntries)
 	}
 	for name, n := range counters {
-		if !validText(name, MaxNameLen) || n < 0 {
+		if !conversation.Printable(name, MaxNameLen) || n < 0 {
 			return conversation.Errorf(conversation.Invalid, "analytics: counter %q must be a name of 1..%d bytes with a count >= 0", name, MaxNameLen)
 		}
 	}
 	for q, n := range questions {
-		if !validText(q, MaxQuestionLen) || n < 0 {
+		if !conversation.Printable(q, MaxQuestionLen) || n < 0 {
 			return conversation.Errorf(conversation.Invalid, "analytics: questions must be 1..%d bytes with a count >= 0", MaxQuestionLen)
 		}
 	}
@@ -164,18 +163,6 @@ func Days(from time.Time, n int) []string {
 		out[i] = from.AddDate(0, 0, i).Format(DayLayout)
 	}
 	return out
-}
-
-func validText(s string, max int) bool {
-	if s == "" || len(s) > max || !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // Counter names. Labelled families end in ':' and take a label such as a
