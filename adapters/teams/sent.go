@@ -29,13 +29,13 @@ func sentKey(id string) string { return refKey(id + "#0") }
 // process (the recent set) or by any replica (refs). Errors: Unavailable
 // when refs cannot tell; the dispatcher retries.
 func (a *Adapter) alreadySent(ctx context.Context, id string) (bool, error) {
-	if a.recent.contains(id) {
+	if a.recent.Has(id) {
 		return true, nil
 	}
 	_, err := a.refs.GetRef(ctx, nsSent, sentKey(id))
 	switch {
 	case err == nil:
-		a.recent.add(id)
+		a.recent.Add(id)
 		return true, nil
 	case conversation.ErrorCode(err) == conversation.NotFound:
 		return false, nil
@@ -48,7 +48,7 @@ func (a *Adapter) alreadySent(ctx context.Context, id string) (bool, error) {
 // delivered, and only a retry on another replica (or after a restart)
 // could post it again.
 func (a *Adapter) markSent(ctx context.Context, id, activityID string) {
-	a.recent.add(id)
+	a.recent.Add(id)
 	v := activityID
 	if v == "" || len(v) > maxRefKeyLen {
 		v = "sent"

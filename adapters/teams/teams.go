@@ -170,6 +170,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tier0/tier0/adapters/recent"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -421,7 +422,7 @@ type Adapter struct {
 	log    *slog.Logger
 	auth   *validator
 	conn   *connector
-	recent *recentSet
+	recent *recent.Set
 	chains createdChains
 
 	mu      sync.Mutex
@@ -447,7 +448,7 @@ func New(cfg Config, eng engine, refs refs) (*Adapter, error) {
 		eng:    eng,
 		refs:   refs,
 		log:    log,
-		recent: newRecentSet(cfg.RecentIDs),
+		recent: recent.New(cfg.RecentIDs),
 	}
 	a.auth = newValidator(validatorConfig{
 		metadataURL: cfg.OpenIDMetadataURL,

@@ -1,7 +1,6 @@
 package telegram
 
 import (
-	"container/list"
 	"context"
 	"sync"
 	"time"
@@ -119,39 +118,5 @@ func (p *pacer) wait(ctx context.Context, chatID int64) error {
 		return conversation.Errorf(conversation.Unavailable, "telegram: waiting for chat pace: %w", ctx.Err())
 	case <-t.C:
 		return nil
-	}
-}
-
-// recentSet remembers the last n ids (FIFO eviction), for idempotent
-// delivery: an Outbound.ID sent before is not sent again.
-type recentSet struct {
-	mu    sync.Mutex
-	n     int
-	order *list.List
-	ids   map[string]*list.Element
-}
-
-func newRecentSet(n int) *recentSet {
-	return &recentSet{n: n, order: list.New(), ids: make(map[string]*list.Element)}
-}
-
-func (r *recentSet) has(id string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	_, ok := r.ids[id]
-	return ok
-}
-
-func (r *recentSet) add(id string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if _, ok := r.ids[id]; ok {
-		return
-	}
-	r.ids[id] = r.order.PushBack(id)
-	for r.order.Len() > r.n {
-		old := r.order.Front()
-		r.order.Remove(old)
-		delete(r.ids, old.Value.(string))
 	}
 }

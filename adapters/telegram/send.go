@@ -12,6 +12,7 @@ import (
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
+	"github.com/tier0/tier0/adapters/recent"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -69,7 +70,7 @@ func (a *Adapter) sendCustomer(ctx context.Context, o conversation.Outbound) err
 			thread = t
 		}
 	}
-	if a.sent.has(o.ID) {
+	if a.sent.Has(o.ID) {
 		return nil
 	}
 	parts := renderParts(o.Text, o.Citations, false)
@@ -78,7 +79,7 @@ func (a *Adapter) sendCustomer(ctx context.Context, o conversation.Outbound) err
 		return err
 	}
 	if len(todo) == 0 {
-		a.sent.add(o.ID)
+		a.sent.Add(o.ID)
 		return nil
 	}
 	kb, err := a.keyboard(ctx, o.Buttons)
@@ -92,7 +93,7 @@ func (a *Adapter) sendCustomer(ctx context.Context, o conversation.Outbound) err
 	if err := a.sendParts(ctx, a.sent, o.ID, chatID, thread, reply, parts, todo, kb); err != nil {
 		return err
 	}
-	a.sent.add(o.ID)
+	a.sent.Add(o.ID)
 	return nil
 }
 
@@ -136,8 +137,8 @@ func (a *Adapter) keyboard(ctx context.Context, buttons []conversation.Button) (
 // sendParts sends the parts of one outbound whose indexes are in todo
 // (those not sent before: see unsentParts), in order; reply goes on the
 // first part, the keyboard on the last. Each part Telegram accepts is
-// marked sent ("<id>#<n>") in recent and in refs.
-func (a *Adapter) sendParts(ctx context.Context, recent *recentSet, id string, chatID int64, thread int, reply *models.ReplyParameters, parts []string, todo []int, kb *inlineKeyboard) error {
+// marked sent ("<id>#<n>") in done and in refs.
+func (a *Adapter) sendParts(ctx context.Context, done *recent.Set, id string, chatID int64, thread int, reply *models.ReplyParameters, parts []string, todo []int, kb *inlineKeyboard) error {
 	noPreview := true
 	for _, i := range todo {
 		p := parts[i]
@@ -165,7 +166,7 @@ func (a *Adapter) sendParts(ctx context.Context, recent *recentSet, id string, c
 		if m != nil {
 			msgID = m.ID
 		}
-		a.markSent(ctx, recent, partKey(id, i), msgID)
+		a.markSent(ctx, done, partKey(id, i), msgID)
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tier0/tier0/adapters/recent"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -25,20 +26,20 @@ const (
 func partKey(id string, i int) string { return id + "#" + strconv.Itoa(i) }
 
 // unsentParts returns the indexes, in order, of the parts of outbound id
-// (n parts) that were not delivered yet, by this process (recent) or by
+// (n parts) that were not delivered yet, by this process (done) or by
 // any replica (refs). Errors: Unavailable when refs cannot tell; the
 // dispatcher retries.
-func (a *Adapter) unsentParts(ctx context.Context, recent *recentSet, id string, n int) ([]int, error) {
+func (a *Adapter) unsentParts(ctx context.Context, done *recent.Set, id string, n int) ([]int, error) {
 	todo := make([]int, 0, n)
 	for i := range n {
 		pid := partKey(id, i)
-		if recent.has(pid) {
+		if done.Has(pid) {
 			continue
 		}
 		_, err := a.refs.GetRef(ctx, nsSent, pid)
 		switch {
 		case err == nil:
-			recent.add(pid)
+			done.Add(pid)
 		case conversation.ErrorCode(err) == conversation.NotFound:
 			todo = append(todo, i)
 		default:
@@ -52,8 +53,8 @@ func (a *Adapter) unsentParts(ctx context.Context, recent *recentSet, id string,
 // failure to write the mark is logged, not returned: the message was
 // delivered, and only a retry on another replica (or after a restart)
 // could post it again.
-func (a *Adapter) markSent(ctx context.Context, recent *recentSet, pid string, msgID int) {
-	recent.add(pid)
+func (a *Adapter) markSent(ctx context.Context, done *recent.Set, pid string, msgID int) {
+	done.Add(pid)
 	v := "sent"
 	if msgID > 0 {
 		v = strconv.Itoa(msgID)

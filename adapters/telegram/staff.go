@@ -183,7 +183,7 @@ func (a *Adapter) sendStaff(ctx context.Context, o conversation.Outbound) error 
 	case strings.TrimSpace(o.Text) == "":
 		return conversation.Errorf(conversation.Invalid, "telegram staff outbound %s is empty", o.ID)
 	}
-	if a.staffOut.has(o.ID) {
+	if a.staffOut.Has(o.ID) {
 		return nil
 	}
 	parts := renderParts(o.Text, nil, o.Kind == conversation.KindHandoff)
@@ -192,7 +192,7 @@ func (a *Adapter) sendStaff(ctx context.Context, o conversation.Outbound) error 
 		return err
 	}
 	if len(todo) == 0 {
-		a.staffOut.add(o.ID)
+		a.staffOut.Add(o.ID)
 		return nil
 	}
 	ticket := ticketOf(o.Text)
@@ -223,7 +223,7 @@ func (a *Adapter) sendStaff(ctx context.Context, o conversation.Outbound) error 
 	if err := a.sendParts(ctx, a.staffOut, o.ID, a.cfg.StaffChatID, thread, nil, parts, todo, kb); err != nil {
 		return err
 	}
-	a.staffOut.add(o.ID)
+	a.staffOut.Add(o.ID)
 	return nil
 }
 

@@ -125,21 +125,21 @@ func (a *Adapter) rememberChoices(ctx context.Context, key, outboundID string, b
 	if err := a.refs.PutRef(ctx, refsChoices, key, string(raw), choicesTTL); err != nil {
 		return err
 	}
-	a.listed.add(key)
+	a.listed.Add(key)
 	return nil
 }
 
 // forgetChoices retires the numbered list of key, if this replica sent
 // one, once another message went to the shopper after it.
 func (a *Adapter) forgetChoices(ctx context.Context, key string) {
-	if !a.listed.has(key) {
+	if !a.listed.Has(key) {
 		return
 	}
 	if err := a.refs.PutRef(ctx, refsChoices, key, "", time.Minute); err != nil {
 		a.log.Warn("whatsapp numbered choices not retired", "err", err)
 		return
 	}
-	a.listed.remove(key)
+	a.listed.Remove(key)
 }
 
 // pickNumbered turns a bare number ("2", "2.") answering the numbered

@@ -5,54 +5,6 @@ import (
 	"time"
 )
 
-// recentSet remembers the last max strings added (a ring plus a map from
-// each value to its slot).
-type recentSet struct {
-	mu   sync.Mutex
-	max  int
-	ring []string
-	next int
-	m    map[string]int
-}
-
-func newRecentSet(max int) *recentSet {
-	return &recentSet{max: max, m: make(map[string]int)}
-}
-
-func (s *recentSet) has(v string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.m[v]
-	return ok
-}
-
-func (s *recentSet) add(v string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.m[v]; ok {
-		return
-	}
-	slot := len(s.ring)
-	if slot < s.max {
-		s.ring = append(s.ring, v)
-	} else {
-		slot = s.next
-		if old := s.ring[slot]; s.m[old] == slot {
-			delete(s.m, old)
-		}
-		s.ring[slot] = v
-		s.next = (s.next + 1) % s.max
-	}
-	s.m[v] = slot
-}
-
-// remove forgets v; its ring slot stays until overwritten.
-func (s *recentSet) remove(v string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, v)
-}
-
 // pacer is a token bucket per recipient: burst messages at once, then one
 // per interval. It keeps at most max buckets, dropping full (idle) ones
 // first.

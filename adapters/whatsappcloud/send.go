@@ -102,7 +102,7 @@ func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
 	if !ok {
 		return conversation.Errorf(conversation.Invalid, "outbound %s: %q is not a WhatsApp Cloud conversation key", o.ID, o.ConversationKey)
 	}
-	if a.recent.has(o.ID) {
+	if a.recent.Has(o.ID) {
 		return nil
 	}
 	msgs, numbered, err := a.render(ctx, to, o)
@@ -116,7 +116,7 @@ func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
 	if len(todo) == 0 {
 		// Delivered before (a retry after a lost acknowledgement): the
 		// numbered choices were settled then.
-		a.recent.add(o.ID)
+		a.recent.Add(o.ID)
 		return nil
 	}
 	if numbered {
@@ -138,7 +138,7 @@ func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
 		a.markSent(ctx, partKey(o.ID, i), wamid)
 		a.log.Debug("whatsapp message sent", "conversation", o.ConversationKey, "outbound", o.ID, "part", i+1, "wamid", wamid, "type", m.Type)
 	}
-	a.recent.add(o.ID)
+	a.recent.Add(o.ID)
 	return nil
 }
 

@@ -33,7 +33,7 @@ func (a *Adapter) unsentParts(ctx context.Context, id string, n int) ([]int, err
 	todo := make([]int, 0, n)
 	for i := range n {
 		pid := partKey(id, i)
-		if a.recent.has(pid) {
+		if a.recent.Has(pid) {
 			continue
 		}
 		if a.cfg.Refs == nil {
@@ -43,7 +43,7 @@ func (a *Adapter) unsentParts(ctx context.Context, id string, n int) ([]int, err
 		_, err := a.cfg.Refs.GetRef(ctx, refsSent, pid)
 		switch {
 		case err == nil:
-			a.recent.add(pid)
+			a.recent.Add(pid)
 		case conversation.ErrorCode(err) == conversation.NotFound:
 			todo = append(todo, i)
 		default:
@@ -58,7 +58,7 @@ func (a *Adapter) unsentParts(ctx context.Context, id string, n int) ([]int, err
 // delivered, and only a retry on another replica (or after a restart)
 // could send it again.
 func (a *Adapter) markSent(ctx context.Context, pid, wamid string) {
-	a.recent.add(pid)
+	a.recent.Add(pid)
 	if a.cfg.Refs == nil {
 		return
 	}

@@ -103,6 +103,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tier0/tier0/adapters/recent"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -336,11 +337,11 @@ type Adapter struct {
 	log    *slog.Logger
 	graph  *graphClient
 	refs   conversation.Refs
-	recent *recentSet
+	recent *recent.Set
 	pace   *pacer
 	// listed remembers conversations this replica sent a numbered list
 	// to, so the next other message can retire the list's choices.
-	listed *recentSet
+	listed *recent.Set
 }
 
 var _ conversation.Sender = (*Adapter)(nil)
@@ -379,9 +380,9 @@ func New(cfg Config, eng engine) (*Adapter, error) {
 			http:    hc,
 		},
 		refs:   refs,
-		recent: newRecentSet(cfg.RecentIDs),
+		recent: recent.New(cfg.RecentIDs),
 		pace:   newPacer(cfg.RecipientBurst, cfg.RecipientInterval, 100000),
-		listed: newRecentSet(10000),
+		listed: recent.New(10000),
 	}, nil
 }
 
