@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/tier0/tier0/adapters/recent"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -76,12 +77,10 @@ type subscriber struct {
 	ch chan conversation.Outbound
 }
 
-// recentIDs is a ring of the last ids published for one key.
+// recentIDs are the last ids published for one key.
 type recentIDs struct {
-	key  string
-	ring []string
-	next int
-	set  map[string]struct{}
+	key string
+	ids *recent.Set
 }
 
 // NewMemoryHub returns an empty in-memory hub.
@@ -173,21 +172,16 @@ func (h *MemoryHub) remember(key, id string) bool {
 		h.lru.MoveToFront(el)
 		r = el.Value.(*recentIDs)
 	} else {
-		r = &recentIDs{key: key, ring: make([]string, h.cfg.RecentIDs), set: make(map[string]struct{})}
+		r = &recentIDs{key: key, ids: recent.New(h.cfg.RecentIDs)}
 		h.recent[key] = h.lru.PushFront(r)
 		for h.lru.Len() > h.cfg.MaxKeys {
 			old := h.lru.Remove(h.lru.Back()).(*recentIDs)
 			delete(h.recent, old.key)
 		}
 	}
-	if _, seen := r.set[id]; seen {
+	if r.ids.Has(id) {
 		return false
 	}
-	if old := r.ring[r.next]; old != "" {
-		delete(r.set, old)
-	}
-	r.ring[r.next] = id
-	r.next = (r.next + 1) % len(r.ring)
-	r.set[id] = struct{}{}
+	r.ids.Add(id)
 	return true
 }
