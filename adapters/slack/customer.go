@@ -21,7 +21,6 @@ const (
 	nsPlaceholders  = "slack:placeholder"  // inbound dedupe key → "<channel> <ts>", or "done"
 	nsSent          = "slack:sent"         // outbound id → "<channel> <ts>"
 	placeholderTTL  = time.Hour            // how long a placeholder may wait for its answer
-	sentTTL         = 24 * time.Hour       // how long a sent outbound id is remembered
 	sentCacheSize   = 10000                // sent ids kept in memory
 	maxPlaceholders = 10000                // placeholders tracked in memory
 	maxPaceBuckets  = 10000                // channels paced at once

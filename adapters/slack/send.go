@@ -49,7 +49,7 @@ func (s customerSender) Send(ctx context.Context, o conversation.Outbound) error
 	if thread != "" && !tsRE.MatchString(thread) {
 		return conversation.Errorf(conversation.Invalid, "outbound %s: thread key %q is not a slack ts", o.ID, thread)
 	}
-	if done, err := a.alreadySent(ctx, o.ID); err != nil || done {
+	if done, err := a.sent.Sent(ctx, o.ID); err != nil || done {
 		return err
 	}
 	fallback, blocks := messageBlocks(o)
@@ -72,7 +72,7 @@ func (s customerSender) Send(ctx context.Context, o conversation.Outbound) error
 			return a.deliveryError(channel, "chat.postMessage", err)
 		}
 	}
-	a.markSent(ctx, o.ID, channel, ts)
+	a.sent.Mark(ctx, o.ID, channel+" "+ts)
 	a.log.Debug("slack message sent", "conversation", o.ConversationKey, "kind", o.Kind, "replaced_placeholder", replaced)
 	return nil
 }
@@ -88,33 +88,6 @@ func (a *Adapter) pace(ctx context.Context, channel string) error {
 		return &conversation.RetryAfterError{After: ra, Err: conversation.Errorf(conversation.Unavailable, "slack channel %s is busy: posting paced", channel)}
 	}
 	return nil
-}
-
-// alreadySent reports whether outbound id was delivered before, by this
-// replica (memory) or any (refs). Errors: Unavailable when refs fail.
-func (a *Adapter) alreadySent(ctx context.Context, id string) (bool, error) {
-	now := time.Now()
-	if _, ok := a.sent.get(id, now); ok {
-		return true, nil
-	}
-	v, err := a.refs.GetRef(ctx, nsSent, id)
-	switch {
-	case err == nil:
-		a.sent.put(id, v, now)
-		return true, nil
-	case conversation.ErrorCode(err) == conversation.NotFound:
-		return false, nil
-	}
-	return false, conversation.Errorf(conversation.Unavailable, "slack: check whether outbound %s was sent: %w", id, err)
-}
-
-// markSent records that outbound id was delivered as channel's message ts.
-func (a *Adapter) markSent(ctx context.Context, id, channel, ts string) {
-	v := channel + " " + ts
-	a.sent.put(id, v, time.Now())
-	if err := a.refs.PutRef(ctx, nsSent, id, v, sentTTL); err != nil {
-		a.log.Warn("slack: could not record a sent message; a retry on another replica could post it again", "outbound", id, "err", err)
-	}
 }
 
 // postText posts plain text (escaped) into channel, in thread if set.

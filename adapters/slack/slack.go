@@ -134,6 +134,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/tier0/tier0/adapters/delivered"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -352,7 +353,7 @@ type Adapter struct {
 	bot    atomic.Pointer[botIdentity]
 	pool   *pool
 	users  *ttlCache[conversation.Identity]
-	sent   *ttlCache[string]
+	sent   *delivered.Log
 	pacer  *pacer
 	ph     *placeholders
 	closed atomic.Bool
@@ -389,10 +390,10 @@ func New(cfg Config, e engine, r refs) (*Adapter, error) {
 		eng:    e,
 		refs:   r,
 		users:  newTTLCache[conversation.Identity](cfg.UserCacheSize, cfg.UserCacheTTL),
-		sent:   newTTLCache[string](sentCacheSize, sentTTL),
 		pacer:  newPacer(cfg.PostsPerSecond, cfg.PostBurst, maxPaceBuckets),
 		ph:     newPlaceholders(maxPlaceholders),
 	}
+	a.sent = delivered.New("slack", nsSent, r, sentCacheSize, a.log)
 	a.pool = newPool(cfg.Workers, cfg.QueueSize, a.log)
 	return a, nil
 }

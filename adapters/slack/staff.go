@@ -29,7 +29,7 @@ func (s staffSender) Send(ctx context.Context, o conversation.Outbound) error {
 	case o.ConversationKey == "" || len(o.ConversationKey) > conversation.MaxKeyLen:
 		return conversation.Errorf(conversation.Invalid, "outbound %s: bad conversation key", o.ID)
 	}
-	if done, err := a.alreadySent(ctx, o.ID); err != nil || done {
+	if done, err := a.sent.Sent(ctx, o.ID); err != nil || done {
 		return err
 	}
 	channel := a.cfg.StaffChannelID
@@ -79,7 +79,7 @@ func (s staffSender) Send(ctx context.Context, o conversation.Outbound) error {
 			return conversation.Errorf(conversation.Unavailable, "slack staff: remember the thread of %s: %w", o.ConversationKey, err)
 		}
 	}
-	a.markSent(ctx, o.ID, channel, ts)
+	a.sent.Mark(ctx, o.ID, channel+" "+ts)
 	a.log.Debug("slack staff message sent", "conversation", o.ConversationKey, "kind", o.Kind, "new_thread", thread == "")
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
+	"github.com/tier0/tier0/adapters/delivered"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -37,7 +38,7 @@ func (s customerSender) Send(ctx context.Context, o conversation.Outbound) error
 	if err := conversation.CheckCustomerOutbound(o, conversation.ChannelTeams); err != nil {
 		return err
 	}
-	if done, err := a.alreadySent(ctx, o.ID); err != nil || done {
+	if done, err := a.sent.Sent(ctx, delivered.PartKey(o.ID, 0)); err != nil || done {
 		return err
 	}
 	ref, err := a.reference(ctx, o.ConversationKey)
@@ -51,7 +52,7 @@ func (s customerSender) Send(ctx context.Context, o conversation.Outbound) error
 	if err != nil {
 		return fmt.Errorf("teams outbound %s to %s: %w", o.ID, o.ConversationKey, err)
 	}
-	a.markSent(ctx, o.ID, activityID)
+	a.sent.Mark(ctx, delivered.PartKey(o.ID, 0), activityID)
 	a.log.Debug("teams message sent", "conversation", o.ConversationKey, "outbound", o.ID, "kind", o.Kind)
 	return nil
 }

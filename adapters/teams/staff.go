@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
+	"github.com/tier0/tier0/adapters/delivered"
 	"github.com/tier0/tier0/adapters/httpjson"
 	"github.com/tier0/tier0/conversation"
 )
@@ -35,7 +36,7 @@ func (s staffSender) Send(ctx context.Context, o conversation.Outbound) error {
 	case !conversation.Printable(o.ConversationKey, conversation.MaxKeyLen):
 		return conversation.Errorf(conversation.Invalid, "outbound %s has no valid conversation key", o.ID)
 	}
-	if done, err := a.alreadySent(ctx, o.ID); err != nil || done {
+	if done, err := a.sent.Sent(ctx, delivered.PartKey(o.ID, 0)); err != nil || done {
 		return err
 	}
 	var th staffThread
@@ -61,7 +62,7 @@ func (s staffSender) Send(ctx context.Context, o conversation.Outbound) error {
 			return fmt.Errorf("teams staff outbound %s to the chain of %s: %w", o.ID, o.ConversationKey, err)
 		}
 	}
-	a.markSent(ctx, o.ID, activityID)
+	a.sent.Mark(ctx, delivered.PartKey(o.ID, 0), activityID)
 	return nil
 }
 

@@ -170,7 +170,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tier0/tier0/adapters/recent"
+	"github.com/tier0/tier0/adapters/delivered"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -422,7 +422,7 @@ type Adapter struct {
 	log    *slog.Logger
 	auth   *validator
 	conn   *connector
-	recent *recent.Set
+	sent   *delivered.Log
 	chains createdChains
 
 	mu      sync.Mutex
@@ -444,12 +444,12 @@ func New(cfg Config, eng engine, refs refs) (*Adapter, error) {
 	log := cfg.Logger.With("channel", string(conversation.ChannelTeams))
 	hc := &http.Client{Timeout: cfg.HTTPTimeout}
 	a := &Adapter{
-		cfg:    cfg,
-		eng:    eng,
-		refs:   refs,
-		log:    log,
-		recent: recent.New(cfg.RecentIDs),
+		cfg:  cfg,
+		eng:  eng,
+		refs: refs,
+		log:  log,
 	}
+	a.sent = delivered.New("teams", nsSent, refs, cfg.RecentIDs, log)
 	a.auth = newValidator(validatorConfig{
 		metadataURL: cfg.OpenIDMetadataURL,
 		appID:       cfg.AppID,

@@ -134,7 +134,7 @@ func (a *Adapter) onMessage(ctx context.Context, updateID int64, m *models.Messa
 // update (best effort: it is a greeting, not part of a conversation).
 func (a *Adapter) welcome(ctx context.Context, updateID int64, chatID int64) {
 	id := "start:" + itoa(updateID)
-	if a.cfg.Welcome == "" || a.sent.Has(id) {
+	if a.cfg.Welcome == "" || a.sent.Remembered(id) {
 		return
 	}
 	if err := a.pace.wait(ctx, chatID); err != nil {
@@ -145,7 +145,7 @@ func (a *Adapter) welcome(ctx context.Context, updateID int64, chatID int64) {
 		a.log.Warn("telegram welcome not sent", "err", classify(err))
 		return
 	}
-	a.sent.Add(id)
+	a.sent.Remember(id)
 }
 
 // callbackChat returns the chat and topic of the message a button was on.

@@ -12,7 +12,7 @@ import (
 	"github.com/go-telegram/bot"
 	"github.com/go-telegram/bot/models"
 
-	"github.com/tier0/tier0/adapters/recent"
+	"github.com/tier0/tier0/adapters/delivered"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -70,16 +70,16 @@ func (a *Adapter) sendCustomer(ctx context.Context, o conversation.Outbound) err
 			thread = t
 		}
 	}
-	if a.sent.Has(o.ID) {
+	if a.sent.Remembered(o.ID) {
 		return nil
 	}
 	parts := renderParts(o.Text, o.Citations, false)
-	todo, err := a.unsentParts(ctx, a.sent, o.ID, len(parts))
+	todo, err := a.sent.Unsent(ctx, o.ID, len(parts))
 	if err != nil {
 		return err
 	}
 	if len(todo) == 0 {
-		a.sent.Add(o.ID)
+		a.sent.Remember(o.ID)
 		return nil
 	}
 	kb, err := a.keyboard(ctx, o.Buttons)
@@ -93,7 +93,7 @@ func (a *Adapter) sendCustomer(ctx context.Context, o conversation.Outbound) err
 	if err := a.sendParts(ctx, a.sent, o.ID, chatID, thread, reply, parts, todo, kb); err != nil {
 		return err
 	}
-	a.sent.Add(o.ID)
+	a.sent.Remember(o.ID)
 	return nil
 }
 
@@ -135,10 +135,10 @@ func (a *Adapter) keyboard(ctx context.Context, buttons []conversation.Button) (
 }
 
 // sendParts sends the parts of one outbound whose indexes are in todo
-// (those not sent before: see unsentParts), in order; reply goes on the
+// (those not sent before: see delivered.Log.Unsent), in order; reply goes on the
 // first part, the keyboard on the last. Each part Telegram accepts is
 // marked sent ("<id>#<n>") in done and in refs.
-func (a *Adapter) sendParts(ctx context.Context, done *recent.Set, id string, chatID int64, thread int, reply *models.ReplyParameters, parts []string, todo []int, kb *inlineKeyboard) error {
+func (a *Adapter) sendParts(ctx context.Context, done *delivered.Log, id string, chatID int64, thread int, reply *models.ReplyParameters, parts []string, todo []int, kb *inlineKeyboard) error {
 	noPreview := true
 	for _, i := range todo {
 		p := parts[i]
@@ -162,11 +162,11 @@ func (a *Adapter) sendParts(ctx context.Context, done *recent.Set, id string, ch
 		if err != nil {
 			return fmt.Errorf("telegram sendMessage %s part %d: %w", id, i+1, classify(err))
 		}
-		msgID := 0
-		if m != nil {
-			msgID = m.ID
+		msgID := ""
+		if m != nil && m.ID > 0 {
+			msgID = strconv.Itoa(m.ID)
 		}
-		a.markSent(ctx, done, partKey(id, i), msgID)
+		done.Mark(ctx, delivered.PartKey(id, i), msgID)
 	}
 	return nil
 }

@@ -183,16 +183,16 @@ func (a *Adapter) sendStaff(ctx context.Context, o conversation.Outbound) error 
 	case strings.TrimSpace(o.Text) == "":
 		return conversation.Errorf(conversation.Invalid, "telegram staff outbound %s is empty", o.ID)
 	}
-	if a.staffOut.Has(o.ID) {
+	if a.staffOut.Remembered(o.ID) {
 		return nil
 	}
 	parts := renderParts(o.Text, nil, o.Kind == conversation.KindHandoff)
-	todo, err := a.unsentParts(ctx, a.staffOut, o.ID, len(parts))
+	todo, err := a.staffOut.Unsent(ctx, o.ID, len(parts))
 	if err != nil {
 		return err
 	}
 	if len(todo) == 0 {
-		a.staffOut.Add(o.ID)
+		a.staffOut.Remember(o.ID)
 		return nil
 	}
 	ticket := ticketOf(o.Text)
@@ -223,7 +223,7 @@ func (a *Adapter) sendStaff(ctx context.Context, o conversation.Outbound) error 
 	if err := a.sendParts(ctx, a.staffOut, o.ID, a.cfg.StaffChatID, thread, nil, parts, todo, kb); err != nil {
 		return err
 	}
-	a.staffOut.Add(o.ID)
+	a.staffOut.Remember(o.ID)
 	return nil
 }
 

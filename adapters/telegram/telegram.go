@@ -95,7 +95,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tier0/tier0/adapters/recent"
+	"github.com/tier0/tier0/adapters/delivered"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -306,9 +306,9 @@ type Adapter struct {
 	botName string // username without @
 
 	pace     *pacer
-	sent     *recent.Set // customer outbound ids (and parts) delivered
-	staffOut *recent.Set // staff outbound ids delivered
-	topicMu  sync.Mutex  // serialises topic creation in this process
+	sent     *delivered.Log // customer outbound ids (and parts) delivered
+	staffOut *delivered.Log // staff outbound ids delivered
+	topicMu  sync.Mutex     // serialises topic creation in this process
 	// pendingTopics are topics created whose refs could not be written
 	// yet (conversation key + NUL + ticket → thread), so a retry links
 	// them instead of creating another. Guarded by topicMu.
@@ -343,8 +343,8 @@ func New(ctx context.Context, cfg Config, eng engine, rf refs) (*Adapter, error)
 		eng:      eng,
 		refs:     rf,
 		pace:     newPacer(cfg),
-		sent:     recent.New(cfg.RecentIDs),
-		staffOut: recent.New(cfg.RecentIDs),
+		sent:     delivered.New("telegram", nsSent, rf, cfg.RecentIDs, log),
+		staffOut: delivered.New("telegram", nsSent, rf, cfg.RecentIDs, log),
 		closing:  make(chan struct{}),
 
 		pendingTopics: make(map[string]int),

@@ -10,6 +10,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/tier0/tier0/adapters/delivered"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -102,21 +103,21 @@ func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
 	if !ok {
 		return conversation.Errorf(conversation.Invalid, "outbound %s: %q is not a WhatsApp Cloud conversation key", o.ID, o.ConversationKey)
 	}
-	if a.recent.Has(o.ID) {
+	if a.sent.Remembered(o.ID) {
 		return nil
 	}
 	msgs, numbered, err := a.render(ctx, to, o)
 	if err != nil {
 		return fmt.Errorf("render whatsapp outbound %s: %w", o.ID, err)
 	}
-	todo, err := a.unsentParts(ctx, o.ID, len(msgs))
+	todo, err := a.sent.Unsent(ctx, o.ID, len(msgs))
 	if err != nil {
 		return err
 	}
 	if len(todo) == 0 {
 		// Delivered before (a retry after a lost acknowledgement): the
 		// numbered choices were settled then.
-		a.recent.Add(o.ID)
+		a.sent.Remember(o.ID)
 		return nil
 	}
 	if numbered {
@@ -135,10 +136,10 @@ func (a *Adapter) Send(ctx context.Context, o conversation.Outbound) error {
 		if err != nil {
 			return a.classify(err, fmt.Sprintf("send whatsapp outbound %s part %d/%d", o.ID, i+1, len(msgs)))
 		}
-		a.markSent(ctx, partKey(o.ID, i), wamid)
+		a.sent.Mark(ctx, delivered.PartKey(o.ID, i), wamid)
 		a.log.Debug("whatsapp message sent", "conversation", o.ConversationKey, "outbound", o.ID, "part", i+1, "wamid", wamid, "type", m.Type)
 	}
-	a.recent.Add(o.ID)
+	a.sent.Remember(o.ID)
 	return nil
 }
 

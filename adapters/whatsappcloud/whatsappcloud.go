@@ -103,6 +103,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tier0/tier0/adapters/delivered"
 	"github.com/tier0/tier0/adapters/recent"
 	"github.com/tier0/tier0/conversation"
 )
@@ -332,13 +333,13 @@ type engine interface {
 // feeds the engine and the Sender that delivers replies. It is safe for
 // concurrent use.
 type Adapter struct {
-	cfg    Config
-	eng    engine
-	log    *slog.Logger
-	graph  *graphClient
-	refs   conversation.Refs
-	recent *recent.Set
-	pace   *pacer
+	cfg   Config
+	eng   engine
+	log   *slog.Logger
+	graph *graphClient
+	refs  conversation.Refs
+	sent  *delivered.Log
+	pace  *pacer
 	// listed remembers conversations this replica sent a numbered list
 	// to, so the next other message can retire the list's choices.
 	listed *recent.Set
@@ -380,7 +381,7 @@ func New(cfg Config, eng engine) (*Adapter, error) {
 			http:    hc,
 		},
 		refs:   refs,
-		recent: recent.New(cfg.RecentIDs),
+		sent:   delivered.New("whatsapp", refsSent, cfg.Refs, cfg.RecentIDs, log),
 		pace:   newPacer(cfg.RecipientBurst, cfg.RecipientInterval, 100000),
 		listed: recent.New(10000),
 	}, nil
