@@ -20,12 +20,6 @@ import (
 	"github.com/tier0/tier0/conversation"
 )
 
-// Refs is the store capability the marks live in (conversation.Refs).
-type Refs interface {
-	PutRef(ctx context.Context, namespace, key, value string, ttl time.Duration) error
-	GetRef(ctx context.Context, namespace, key string) (string, error)
-}
-
 const (
 	// TTL is how long a mark lives in the store: far longer than the
 	// dispatcher keeps retrying one outbound.
@@ -43,7 +37,7 @@ const (
 type Log struct {
 	platform  string
 	namespace string
-	refs      Refs
+	refs      conversation.Refs
 	mem       *recent.Set
 	log       *slog.Logger
 }
@@ -51,7 +45,7 @@ type Log struct {
 // New returns a Log whose marks go to refs under namespace; with refs
 // nil they stay in this process. remember bounds the marks kept in
 // memory. platform names the adapter in errors and log lines.
-func New(platform, namespace string, refs Refs, remember int, log *slog.Logger) *Log {
+func New(platform, namespace string, refs conversation.Refs, remember int, log *slog.Logger) *Log {
 	return &Log{platform: platform, namespace: namespace, refs: refs, mem: recent.New(remember), log: log}
 }
 

@@ -156,14 +156,6 @@ type engine interface {
 	Act(ctx context.Context, a conversation.AgentAction) (conversation.Result, error)
 }
 
-// refs is the durable key/value map of the store (conversation.Refs):
-// customer threads the bot is part of, staff threads, placeholders, sent
-// outbound ids.
-type refs interface {
-	PutRef(ctx context.Context, namespace, key, value string, ttl time.Duration) error
-	GetRef(ctx context.Context, namespace, key string) (string, error)
-}
-
 // webAPI is the part of the Slack Web API the adapter uses; *slack.Client
 // satisfies it.
 type webAPI interface {
@@ -348,7 +340,7 @@ type Adapter struct {
 	api    webAPI
 	client *slack.Client // the same client, for Socket Mode
 	eng    engine
-	refs   refs
+	refs   conversation.Refs
 
 	bot    atomic.Pointer[botIdentity]
 	pool   *pool
@@ -366,7 +358,7 @@ type Adapter struct {
 // in r (the store's conversation.Refs capability: PutRef and GetRef, e.g.
 // *boltstore.Store or the Redis store). Its worker pool runs until Close.
 // Errors: Invalid for a bad Config or a nil e or r.
-func New(cfg Config, e engine, r refs) (*Adapter, error) {
+func New(cfg Config, e engine, r conversation.Refs) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

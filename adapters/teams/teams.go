@@ -211,13 +211,6 @@ type engine interface {
 	Act(ctx context.Context, a conversation.AgentAction) (conversation.Result, error)
 }
 
-// refs is the durable key/value store of platform references;
-// conversation.Refs (boltstore, redisstore) satisfies it.
-type refs interface {
-	PutRef(ctx context.Context, namespace, key, value string, ttl time.Duration) error
-	GetRef(ctx context.Context, namespace, key string) (string, error)
-}
-
 // Config configures the Teams adapter. AppID and AppPassword are required;
 // zero values take the defaults.
 type Config struct {
@@ -418,7 +411,7 @@ func isLoopback(host string) bool {
 type Adapter struct {
 	cfg    Config
 	eng    engine
-	refs   refs
+	refs   conversation.Refs
 	log    *slog.Logger
 	auth   *validator
 	conn   *connector
@@ -433,7 +426,7 @@ type Adapter struct {
 // New returns an adapter that hands messages to eng and keeps references
 // in refs (a store with conversation.Refs). Errors: Invalid for a bad
 // Config or a nil eng or refs.
-func New(cfg Config, eng engine, refs refs) (*Adapter, error) {
+func New(cfg Config, eng engine, refs conversation.Refs) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

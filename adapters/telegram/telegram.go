@@ -117,16 +117,7 @@ type engine interface {
 	Act(ctx context.Context, a conversation.AgentAction) (conversation.Result, error)
 }
 
-// refs is the store's durable key/value capability (conversation.Refs).
-type refs interface {
-	PutRef(ctx context.Context, namespace, key, value string, ttl time.Duration) error
-	GetRef(ctx context.Context, namespace, key string) (string, error)
-}
-
-var (
-	_ engine = (*conversation.Engine)(nil)
-	_ refs   = (conversation.Refs)(nil)
-)
+var _ engine = (*conversation.Engine)(nil)
 
 // Defaults and limits of Config.
 const (
@@ -301,7 +292,7 @@ type Adapter struct {
 	log     *slog.Logger
 	api     botAPI
 	eng     engine
-	refs    refs
+	refs    conversation.Refs
 	botID   int64
 	botName string // username without @
 
@@ -323,7 +314,7 @@ type Adapter struct {
 // store's refs capability (conversation.Refs). Errors: Invalid for a bad
 // Config or nil dependencies, Unauthorized for a token Telegram rejects,
 // Unavailable when the Bot API cannot be reached.
-func New(ctx context.Context, cfg Config, eng engine, rf refs) (*Adapter, error) {
+func New(ctx context.Context, cfg Config, eng engine, rf conversation.Refs) (*Adapter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

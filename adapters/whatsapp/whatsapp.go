@@ -39,13 +39,6 @@ type Handler interface {
 	Handle(ctx context.Context, m conversation.Message) (conversation.Result, error)
 }
 
-// refs is the optional durable map of platform references
-// (conversation.Refs, a Store capability).
-type refs interface {
-	PutRef(ctx context.Context, namespace, key, value string, ttl time.Duration) error
-	GetRef(ctx context.Context, namespace, key string) (string, error)
-}
-
 // Typed errors of [Adapter.Run] and [Pair]. Test with errors.Is.
 var (
 	// ErrNotPaired: the device store holds no linked device; run
@@ -176,7 +169,7 @@ type Config struct {
 	// Refs, when set (a conversation.Refs store), keeps numbered choices
 	// and chat addresses durable across restarts and leader failover;
 	// without it they live in memory only.
-	Refs refs
+	Refs conversation.Refs
 	// Now is the clock (default time.Now); tests inject a fake.
 	Now func() time.Time
 }
