@@ -14,10 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/analytics"
 	"github.com/tier0/tier0/conversation/boltstore"
+	"github.com/tier0/tier0/conversation/metrics"
 	"github.com/tier0/tier0/conversation/redisstore"
 	"github.com/tier0/tier0/handoff"
 	"github.com/tier0/tier0/knowledge"
@@ -215,6 +218,26 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, ev
 		cfg.Sentiment = handoff.NewLexiconScorer()
 	}
 	return conversation.NewEngine(store, k, desk, cfg), nil
+}
+
+// eventSinks builds where the engine's events go, in serve and in the
+// bench that measures the same path: Prometheus metrics on reg and, when
+// the store keeps them, the analytics counters shared by all replicas.
+// stats is nil without analytics; the caller closes it.
+func eventSinks(reg prometheus.Registerer, store conversation.Store, log *slog.Logger) (events *eventFanout, stats *analytics.Recorder, err error) {
+	sink, err := metrics.New(reg, metrics.Config{})
+	if err != nil {
+		return nil, nil, err
+	}
+	events = &eventFanout{}
+	events.add(sink)
+	if as, ok := store.(analytics.Store); ok {
+		if stats, err = analytics.NewRecorder(as, analytics.Config{Logger: log}); err != nil {
+			return nil, nil, fmt.Errorf("analytics: %w", err)
+		}
+		events.add(stats)
+	}
+	return events, stats, nil
 }
 
 // eventFanout hands each batch of the engine's events to every sink, in

@@ -28,8 +28,6 @@ import (
 
 	"github.com/tier0/tier0/adapters/webchat"
 	"github.com/tier0/tier0/conversation"
-	"github.com/tier0/tier0/conversation/analytics"
-	"github.com/tier0/tier0/conversation/metrics"
 	"github.com/tier0/tier0/conversation/redisstore"
 	"github.com/tier0/tier0/conversation/redisstore/redistest"
 )
@@ -175,18 +173,13 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	}
 	// The events go where serve sends them: Prometheus metrics and the
 	// analytics counters in the store.
-	events := &eventFanout{}
-	sink, err := metrics.New(prometheus.NewRegistry(), metrics.Config{})
+	events, stats, err := eventSinks(prometheus.NewRegistry(), store, log)
 	if err != nil {
 		return err
 	}
-	events.add(sink)
-	stats, err := analytics.NewRecorder(store, analytics.Config{Logger: log})
-	if err != nil {
-		return err
+	if stats != nil {
+		defer stats.Close()
 	}
-	defer stats.Close()
-	events.add(stats)
 	engine, err := newEngine(c, store, know, events, log)
 	if err != nil {
 		return err

@@ -26,7 +26,6 @@ import (
 	"github.com/tier0/tier0/adapters/webchat"
 	"github.com/tier0/tier0/conversation"
 	"github.com/tier0/tier0/conversation/analytics"
-	"github.com/tier0/tier0/conversation/metrics"
 	"github.com/tier0/tier0/conversation/redisstore"
 	"github.com/tier0/tier0/knowledge"
 )
@@ -119,20 +118,13 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.metrics = newMetricsRegistry()
-	sink, err := metrics.New(m.metrics, metrics.Config{})
+	// The engine's events go to the metrics, the analytics shared by all
+	// replicas (in the store) and, added below, the console's live streams.
+	events, stats, err := eventSinks(m.metrics, m.store, log)
 	if err != nil {
 		return err
 	}
-	// The engine's events go to the metrics, the analytics shared by all
-	// replicas (in the store) and the console's live streams.
-	events := &eventFanout{}
-	events.add(sink)
-	if as, ok := m.store.(analytics.Store); ok {
-		if m.stats, err = analytics.NewRecorder(as, analytics.Config{Logger: log}); err != nil {
-			return fmt.Errorf("analytics: %w", err)
-		}
-		events.add(m.stats)
-	}
+	m.stats = stats
 	if m.engine, err = newEngine(c, m.store, ans, events, log); err != nil {
 		return err
 	}
