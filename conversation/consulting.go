@@ -3,6 +3,8 @@ package conversation
 import (
 	"strconv"
 	"strings"
+
+	"github.com/tier0/tier0/conversation/textproc"
 )
 
 // ActionConsult is the action id of a consulting option button; its
@@ -24,7 +26,7 @@ type ConsultingConfig struct {
 // ConsultFlow is the consulting of one topic.
 type ConsultFlow struct {
 	Name      string   // e.g. "vpn", "ski-boots"; recorded on events
-	Keywords  []string // lower-case words or phrases, matched on word boundaries
+	Keywords  []string // words or phrases; matched folded, inflected and inside German compounds (textproc.Matcher)
 	Questions []string // asked one at a time
 }
 
@@ -36,11 +38,13 @@ func (c ConsultingConfig) withDefaults() ConsultingConfig {
 }
 
 // flowFor returns the flow whose keywords the text mentions, or nil.
+// Keywords match German inflections and compounds too ("drucker" in
+// "Druckerwarteschlange"; see textproc.Matcher).
 func (c ConsultingConfig) flowFor(text string) *ConsultFlow {
-	norm := normalizeWords(text)
+	m := textproc.NewMatcher(text)
 	for i := range c.Flows {
 		for _, k := range c.Flows[i].Keywords {
-			if strings.Contains(norm, " "+strings.ToLower(strings.TrimSpace(k))+" ") {
+			if m.Contains(k) {
 				return &c.Flows[i]
 			}
 		}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/textproc"
 )
 
 // Defaults and bounds of the routing configuration. The bounds keep a
@@ -99,7 +100,7 @@ func (r PriorityRule) validate() error {
 		return err
 	}
 	for _, k := range r.Keywords {
-		if len(splitWords(k)) == 0 {
+		if len(textproc.Words(k, false)) == 0 {
 			return fmt.Errorf("keyword %q has no letters or digits", k)
 		}
 	}
@@ -116,7 +117,7 @@ func (r PriorityRule) validate() error {
 // DefaultPriority). Decide expects a validated config; rules that do not
 // validate never match.
 func (p Priorities) Decide(in RoutingInput) (priority string, reason string) {
-	text := splitWords(cutUTF8(in.Text, MaxScannedText))
+	text := textproc.NewMatcher(cutUTF8(in.Text, MaxScannedText))
 	best := -1
 	for i, r := range p.Rules {
 		if r.validate() != nil || best >= 0 && r.Priority >= p.Rules[best].Priority {
@@ -137,7 +138,7 @@ func (p Priorities) Decide(in RoutingInput) (priority string, reason string) {
 }
 
 // match reports whether every condition of r holds, and which ones.
-func (r PriorityRule) match(in RoutingInput, text []string) (string, bool) {
+func (r PriorityRule) match(in RoutingInput, text *textproc.Matcher) (string, bool) {
 	var why []string
 	if len(r.Keywords) > 0 {
 		k, ok := findKeyword(text, r.Keywords)
@@ -161,26 +162,16 @@ func (r PriorityRule) match(in RoutingInput, text []string) (string, bool) {
 	return strings.Join(why, ", "), true
 }
 
-// findKeyword returns the first keyword whose words occur consecutively
-// in text.
-func findKeyword(text []string, keywords []string) (string, bool) {
+// findKeyword returns the first keyword that occurs in text: its words
+// consecutively, umlauts folded, German inflections and compounds
+// included ("ausfall" matches "Stromausfall"; see textproc.Matcher).
+func findKeyword(text *textproc.Matcher, keywords []string) (string, bool) {
 	for _, k := range keywords {
-		kw := splitWords(k) // never empty: Validate rejects such keywords and Decide skips invalid rules
-		for i := 0; i+len(kw) <= len(text); i++ {
-			if slices.Equal(text[i:i+len(kw)], kw) {
-				return k, true
-			}
+		if text.Contains(k) {
+			return k, true
 		}
 	}
 	return "", false
-}
-
-// splitWords splits s into lower-case words: maximal runs of letters, digits
-// and combining marks.
-func splitWords(s string) []string {
-	return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
-		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
-	})
 }
 
 // cutUTF8 cuts s to at most n bytes without splitting a rune.
