@@ -81,9 +81,14 @@ type Conversation struct {
 	// otherwise; Slots are the consulting answers given so far.
 	Consulting *Consulting `json:"consulting,omitempty"`
 	Slots      []Slot      `json:"slots,omitempty"`
-	Turns      int         `json:"turns"` // turns committed, all time (messages, agent actions, SLA sweeps)
-	CreatedAt  time.Time   `json:"created_at"`
-	UpdatedAt  time.Time   `json:"updated_at"`
+	// PendingAction is the action being prepared (parameters asked,
+	// confirmation awaited), nil otherwise; ActionLog the latest runs,
+	// masked, for the handoff card.
+	PendingAction *PendingAction `json:"pending_action,omitempty"`
+	ActionLog     []ActionRun    `json:"action_log,omitempty"`
+	Turns         int            `json:"turns"` // turns committed, all time (messages, agent actions, SLA sweeps)
+	CreatedAt     time.Time      `json:"created_at"`
+	UpdatedAt     time.Time      `json:"updated_at"`
 }
 
 // NewConversation returns the state of a conversation that has not been

@@ -28,6 +28,8 @@ type EngineConfig struct {
 	HandoffAfterNotHelpful int
 	// Consulting configures the questions asked before handing off.
 	Consulting ConsultingConfig
+	// Actions are what the bot can do besides answering (see ActionSpec).
+	Actions ActionsConfig
 	// Sentiment, when set, scores every customer message; a frustrated
 	// customer is handed to a person at once (reason "frustration").
 	Sentiment SentimentScorer
@@ -83,6 +85,7 @@ type Engine struct {
 	cfg       EngineConfig
 	local     keyLock
 	delivery  Delivery
+	actions   *actionSet
 }
 
 // Delivery is what the engine hands committed messages to;
@@ -99,8 +102,15 @@ type Delivery interface {
 
 // NewEngine returns an engine over the given ports. knowledge and handoff
 // may be nil (the bot then never answers, or never hands off).
+// Actions that fail ActionSpec.Validate are left out and logged; call
+// ActionsConfig.Validate first to refuse them instead.
 func NewEngine(store Store, knowledge Knowledge, handoff Handoff, cfg EngineConfig) *Engine {
-	return &Engine{store: store, knowledge: knowledge, handoff: handoff, cfg: cfg.withDefaults()}
+	e := &Engine{store: store, knowledge: knowledge, handoff: handoff, cfg: cfg.withDefaults()}
+	var err error
+	if e.actions, err = newActionSet(cfg.Actions); err != nil {
+		e.cfg.Logger.Error("actions left out", "err", err)
+	}
+	return e
 }
 
 // DeliverWith hands committed messages to d, claiming them during the
@@ -357,6 +367,9 @@ func (t *turn) decide(ctx context.Context) error {
 	if c.Phase.HumanOwned() {
 		return t.relay(ctx)
 	}
+	if handled, err := t.actionTurn(ctx); handled || err != nil {
+		return err
+	}
 
 	if a := m.Action; a != nil {
 		switch a.ID {
@@ -487,7 +500,7 @@ func (t *turn) handOff(ctx context.Context, reason string) error {
 	t.conv.Ticket = tk.ID
 	t.conv.TicketState = &TicketState{Ticket: tk, Reason: reason, OpenedAt: t.now}
 	t.conv.Unanswered, t.conv.NotHelpful = 0, 0
-	t.conv.Consulting = nil
+	t.conv.Consulting, t.conv.PendingAction = nil, nil
 	t.setPhase(PhaseAwaitingAgent)
 	t.event(EventHandoff, "reason", reason, "ticket", tk.ID, "team", tk.Team, "priority", tk.Priority, "answer_open", open, "repeat", repeat)
 	t.reply(KindHandoff, fillTicket(t.e.cfg.Texts.HandoffOpened, tk), nil, nil)

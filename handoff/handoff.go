@@ -261,6 +261,12 @@ func Card(t conversation.Ticket, r conversation.HandoffRequest, turns int) strin
 			fmt.Fprintf(&b, "  Q: %s\n  A: %s\n", sl.Question, sl.Answer)
 		}
 	}
+	if len(c.ActionLog) > 0 {
+		b.WriteString("Actions:\n")
+		for _, run := range c.ActionLog {
+			fmt.Fprintf(&b, "  %s %s\n", run.At.UTC().Format("15:04"), run)
+		}
+	}
 	h := c.History
 	if len(h) > turns {
 		h = h[len(h)-turns:]

@@ -185,12 +185,14 @@ const (
 	CSATCount        = "csat_count"
 	CSATSum          = "csat_sum"
 	QuestionsDropped = "questions_dropped" // unanswered questions not kept (caps)
+	ActionRuns       = "action_runs"       // actions finished, refused or cancelled
 
 	ChannelPrefix       = "conversations_channel:"
 	HandoffReasonPrefix = "handoff_reason:"
 	NotSureReasonPrefix = "not_sure_reason:"
 	SLAPrefix           = "sla_breach:"
-	CSATPrefix          = "csat:" // csat:1 … csat:5
+	CSATPrefix          = "csat:"   // csat:1 … csat:5
+	ActionPrefix        = "action:" // action:order_status.ok
 )
 
 // Duration histograms.

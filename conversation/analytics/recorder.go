@@ -242,6 +242,9 @@ func (r *Recorder) count(ev *conversation.Event, now time.Time) {
 		}
 	case conversation.EventSLABreached:
 		r.label(b, SLAPrefix, d["clock"])
+	case conversation.EventAction:
+		b.counters[ActionRuns]++
+		r.label(b, ActionPrefix, d["action"]+"."+d["outcome"])
 	}
 }
 

@@ -24,6 +24,9 @@ type Report struct {
 	NotSureReasons []Count `json:"not_sure_reasons"`
 	SLABreaches    []Count `json:"sla_breaches"`
 	Channels       []Count `json:"channels"`
+	// Actions counts action runs by "action.outcome" (order_status.ok,
+	// unlock_account.cancelled, …).
+	Actions []Count `json:"actions"`
 	// FirstReply is the time from a ticket's opening to its first agent
 	// reply; Resolution to its resolution.
 	FirstReply Histogram `json:"first_reply"`
@@ -57,6 +60,8 @@ type Figures struct {
 	ConfirmedResolved int64 `json:"confirmed_resolved"`
 	AssumedResolved   int64 `json:"assumed_resolved"`
 	TicketsResolved   int64 `json:"tickets_resolved"`
+	// ActionRuns counts actions run, refused or cancelled.
+	ActionRuns int64 `json:"action_runs"`
 	// DeflectionRate is (AnswersConfirmed + AnswersAssumed) / (that +
 	// Handoffs), in [0,1]; 0 without data.
 	DeflectionRate float64 `json:"deflection_rate"`
@@ -127,6 +132,7 @@ func Summarize(fromDay, toDay string, stats []DayStats, gaps int) (Report, error
 	rep.NotSureReasons = labelled(total, NotSureReasonPrefix)
 	rep.SLABreaches = labelled(total, SLAPrefix)
 	rep.Channels = labelled(total, ChannelPrefix)
+	rep.Actions = labelled(total, ActionPrefix)
 	rep.FirstReply = histogram(total, FirstReply)
 	rep.Resolution = histogram(total, Resolution)
 	for i := range rep.CSAT.Scores {
@@ -157,6 +163,7 @@ func figures(c map[string]int64) Figures {
 		AnswersRejected:  c[AnswersRejected],
 		CSATConfirmed:    c[CSATPrefix+"4"] + c[CSATPrefix+"5"],
 		TicketsResolved:  c[TicketsResolved],
+		ActionRuns:       c[ActionRuns],
 	}
 	// A verdict may land on the day after its answer; a day never shows
 	// fewer than zero assumed answers.
