@@ -1,8 +1,10 @@
 package knowledge
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -127,19 +129,22 @@ type Retrieval struct {
 	Signals   Signals
 }
 
-// group collects what the retrievers found of one result group.
+// group collects what the retrievers found of one result group. Chunks
+// are positions in the vocabulary's lexical index, -1 for none.
 type group struct {
-	key         string
-	vecChunk    *Chunk
-	vec         float64
-	lexChunk    *Chunk
-	lex         float64
-	vecRank     int
-	lexRank     int
-	model       float64
-	modelChunk  string
-	fused       float64
-	represented *Chunk
+	key      string
+	vecDoc   int // the best chunk the vector search found
+	vec      float64
+	lexDoc   int // the best chunk BM25 found
+	lex      float64
+	vecRank  int
+	lexRank  int
+	model    float64
+	modelDoc int // the card's first phrasing, when the intent model ranked it
+	fused    float64
+	doc      int // the chunk that represents the group: vector, BM25, model
+	score    float64
+	coverage float64
 }
 
 // Retrieve finds the chunks that answer text: vector search (chromem-go)
@@ -191,42 +196,43 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 	}
 	terms := contentTerms(text)
 	weights := ix.termWeights(terms)
-	vecGroups := 0
-	groups := map[string]*group{}
-	var order []*group
-	get := func(c *Chunk) *group {
-		key := c.group()
-		g, ok := groups[key]
-		if !ok {
-			g = &group{key: key}
-			groups[key] = g
-			order = append(order, g)
-		}
-		return g
-	}
 	if err := ix.checkCurrent(len(vec)); err != nil {
 		return Retrieval{}, err
+	}
+	// Each retriever returns at most pool chunks, so there are at most
+	// 3·pool groups (and no more than chunks), found by their key.
+	most := min(3*pool, len(v.lex.docs))
+	groups := make([]group, 0, most)
+	byKey := make(map[string]int32, most)
+	get := func(doc int) *group {
+		key := v.groupOf[doc]
+		i, ok := byKey[key]
+		if !ok {
+			i = int32(len(groups))
+			byKey[key] = i
+			groups = append(groups, group{key: key, vecDoc: -1, lexDoc: -1, modelDoc: -1})
+		}
+		return &groups[i]
 	}
 	var keep func(int) bool // nil: no filter, nothing to check per vector
 	if !opt.Filter.empty() {
 		keep = func(d int) bool { return opt.Filter.keep(&v.lex.docs[d]) }
 	}
+	vecGroups := 0
 	for _, h := range v.lex.vectors.nearest(vec, pool, keep) {
-		c := &v.lex.docs[h.doc]
-		g := get(c)
-		if g.vecChunk == nil {
+		g := get(h.doc)
+		if g.vecDoc < 0 {
 			g.vecRank = vecGroups + 1
 			vecGroups++
-			g.vecChunk, g.vec = c, h.sim
+			g.vecDoc, g.vec = h.doc, h.sim
 		}
 	}
 	rank := 0
 	for _, h := range v.lex.search(terms, pool, opt.Filter.keep) {
-		c := &v.lex.docs[h.doc]
-		g := get(c)
-		if g.lexChunk == nil {
+		g := get(h.doc)
+		if g.lexDoc < 0 {
 			rank++
-			g.lexChunk, g.lex, g.lexRank = c, h.score, rank
+			g.lexDoc, g.lex, g.lexRank = h.doc, h.score, rank
 		}
 	}
 	if v.model != nil {
@@ -237,19 +243,23 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 			if !ok || !opt.Filter.keep(&v.lex.docs[i]) {
 				continue
 			}
-			g := get(&v.lex.docs[i])
-			g.model, g.modelChunk = probs[c], v.model.first[c]
+			g := get(i)
+			g.model, g.modelDoc = probs[c], i
 		}
 		// Groups found by the retrievers but outside the model's top.
-		for _, g := range order {
-			if g.modelChunk == "" {
+		for i := range groups {
+			g := &groups[i]
+			if g.modelDoc < 0 {
 				if c, ok := v.model.classIndex(g.key); ok {
 					g.model = probs[c]
 				}
 			}
 		}
 	}
-	for _, g := range order {
+	ideal := max(v.lex.ideal(terms), 1e-9)
+	partials := v.partialMatches(terms)
+	for i := range groups {
+		g := &groups[i]
 		if g.vecRank > 0 {
 			g.fused += 1 / float64(rrfK+g.vecRank)
 		}
@@ -257,50 +267,51 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 			g.fused += 1 / float64(rrfK+g.lexRank)
 		}
 		switch {
-		case g.vecChunk != nil:
-			g.represented = g.vecChunk
-		case g.lexChunk != nil:
-			g.represented = g.lexChunk
+		case g.vecDoc >= 0:
+			g.doc = g.vecDoc
+		case g.lexDoc >= 0:
+			g.doc = g.lexDoc
 		default:
-			i := v.lex.byID[g.modelChunk]
-			g.represented = &v.lex.docs[i]
+			g.doc = g.modelDoc
 		}
-	}
-	ideal := max(v.lex.ideal(terms), 1e-9)
-	partials := v.partialMatches(terms)
-	hits := make([]RetrievedHit, 0, len(order))
-	for _, g := range order {
-		c := *g.represented
-		h := RetrievedHit{Chunk: c, Fused: g.fused, Vector: g.vec, Lexical: g.lex, Model: g.model, VectorRank: g.vecRank, LexicalRank: g.lexRank}
-		ct := ix.termsOf(c)
-		h.Coverage = coverage(terms, weights, partials, ct.text)
+		c := &v.lex.docs[g.doc]
+		ct := v.docTerms[g.doc]
+		g.coverage = coverage(terms, weights, partials, ct.text)
 		switch {
 		case c.Card == "":
-			if g.vecChunk == nil {
-				h.Vector = v.lex.vectors.similarity(vec, v.lex.byID[c.ID])
+			if g.vecDoc < 0 {
+				g.vec = v.lex.vectors.similarity(vec, g.doc)
 			}
 			head := coverage(terms, weights, partials, ct.heading)
-			h.Score = vectorWeight*min(1, max(0, h.Vector/fullSimilarity)) + coverageWeight*h.Coverage + headingWeight*head
+			g.score = vectorWeight*min(1, max(0, g.vec/fullSimilarity)) + coverageWeight*g.coverage + headingWeight*head
 		case v.model != nil:
-			h.Score = cardModelWeight*h.Model + cardVectorWeight*min(1, max(0, h.Vector/cardFullSimilarity)) + cardCoverageWeight*h.Coverage
+			g.score = cardModelWeight*g.model + cardVectorWeight*min(1, max(0, g.vec/cardFullSimilarity)) + cardCoverageWeight*g.coverage
 		default:
-			h.Score = cardOnlyLexicalWeight*min(1, h.Lexical/ideal) + cardOnlyVectorWeight*min(1, max(0, h.Vector/cardFullSimilarity)) + cardOnlyCoverageWeight*h.Coverage
+			g.score = cardOnlyLexicalWeight*min(1, g.lex/ideal) + cardOnlyVectorWeight*min(1, max(0, g.vec/cardFullSimilarity)) + cardOnlyCoverageWeight*g.coverage
 		}
-		h.Score = min(1, max(0, h.Score))
-		hits = append(hits, h)
+		g.score = min(1, max(0, g.score))
 	}
-	sort.SliceStable(hits, func(i, j int) bool {
-		if hits[i].Score != hits[j].Score {
-			return hits[i].Score > hits[j].Score
+	// Sort small positions, not the groups or the hits (a Chunk each).
+	ranked := make([]int32, len(groups))
+	for i := range ranked {
+		ranked[i] = int32(i)
+	}
+	slices.SortStableFunc(ranked, func(a, b int32) int {
+		ga, gb := &groups[a], &groups[b]
+		switch {
+		case ga.score != gb.score:
+			return cmp.Compare(gb.score, ga.score)
+		case ga.fused != gb.fused:
+			return cmp.Compare(gb.fused, ga.fused)
 		}
-		if hits[i].Fused != hits[j].Fused {
-			return hits[i].Fused > hits[j].Fused
-		}
-		return hits[i].Chunk.ID < hits[j].Chunk.ID
+		return strings.Compare(v.lex.docs[ga.doc].ID, v.lex.docs[gb.doc].ID)
 	})
-	r.Signals = signalsOf(hits, terms)
-	if len(hits) > k {
-		hits = hits[:k]
+	r.Signals = signalsOf(groups, ranked, len(terms))
+	hits := make([]RetrievedHit, 0, min(k, len(ranked)))
+	for _, i := range ranked[:min(k, len(ranked))] {
+		g := &groups[i]
+		hits = append(hits, RetrievedHit{Chunk: v.lex.docs[g.doc], Score: g.score, Fused: g.fused, Vector: g.vec, Lexical: g.lex,
+			Model: g.model, Coverage: g.coverage, VectorRank: g.vecRank, LexicalRank: g.lexRank})
 	}
 	r.Hits = hits
 	if len(terms) > 0 && len(hits) > 0 {
@@ -311,27 +322,25 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 	return r, nil
 }
 
-// signalsOf summarises the sorted results.
-func signalsOf(hits []RetrievedHit, terms []string) Signals {
-	s := Signals{Terms: len(terms)}
-	if len(hits) == 0 {
+// signalsOf summarises the results: groups in the order of ranked, best
+// first.
+func signalsOf(groups []group, ranked []int32, terms int) Signals {
+	s := Signals{Terms: terms}
+	if len(ranked) == 0 {
 		return s
 	}
-	s.Top, s.Coverage, s.Model = hits[0].Score, hits[0].Coverage, hits[0].Model
+	best := &groups[ranked[0]]
+	s.Top, s.Coverage, s.Model = best.score, best.coverage, best.model
 	s.Margin = s.Top
-	if len(hits) > 1 {
-		s.Margin = s.Top - hits[1].Score
+	if len(ranked) > 1 {
+		s.Margin = s.Top - groups[ranked[1]].score
 	}
-	var byVec, byLex string
-	for _, h := range hits {
-		if h.VectorRank == 1 {
-			byVec = h.Chunk.group()
-		}
-		if h.LexicalRank == 1 {
-			byLex = h.Chunk.group()
+	// Both retrievers rank the same group first.
+	for i := range groups {
+		if groups[i].vecRank == 1 && groups[i].lexRank == 1 {
+			s.Agreement = true
 		}
 	}
-	s.Agreement = byVec != "" && byVec == byLex
 	return s
 }
 

@@ -27,6 +27,12 @@ type vocabulary struct {
 	lex   *lexicalIndex
 	model *intentModel // nil without at least two FAQ cards
 
+	// groupOf and docTerms are, per chunk of lex.docs (same order), its
+	// result group (see Chunk.group) and its analysed terms: Retrieve
+	// looks them up by position instead of building keys per query.
+	groupOf  []string
+	docTerms []chunkTerms
+
 	// known holds every term of every chunk (text and heading); fuzzy
 	// caches, per query term, the known terms that match it partly.
 	known   []string
@@ -90,19 +96,14 @@ func newVocabulary(chunks []Chunk, vecs [][]float32) *vocabulary {
 	}
 	v.fuzzy = map[string][]string{}
 	v.lex = newLexicalIndex(chunks, vecs, v.df)
+	v.groupOf = make([]string, len(v.lex.docs))
+	v.docTerms = make([]chunkTerms, len(v.lex.docs))
+	for i, c := range v.lex.docs {
+		v.groupOf[i] = c.group()
+		v.docTerms[i] = v.terms[c.ID]
+	}
 	v.model = trainIntentModel(chunks)
 	return v
-}
-
-// termsOf returns c's analysed terms, analysing c when the vocabulary
-// does not know it (a chunk stored after the last refresh).
-func (ix *Index) termsOf(c Chunk) chunkTerms {
-	if v := ix.vocab.Load(); v != nil {
-		if ct, ok := v.terms[c.ID]; ok && ct.text.list != nil {
-			return ct
-		}
-	}
-	return newChunkTerms(c)
 }
 
 // weight is the BM25 inverse document frequency of term,
