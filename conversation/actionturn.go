@@ -159,8 +159,12 @@ func (s *actionSet) allow(key string, l RateLimit, now time.Time) bool {
 // them to an LLM as tools.
 func (e *Engine) Actions() []ActionSpec { return e.actions.cfg.Actions }
 
-// language is the conversation's language for the action dialogue.
-func (t *turn) language() string {
+// actionLanguage is the conversation's language for the action dialogue:
+// Conversation.Language when a detector set it, else the stand-in below.
+func (t *turn) actionLanguage() string {
+	if t.conv.Language != "" {
+		return t.conv.Language
+	}
 	return detectLanguage(t.conv, t.msg)
 }
 
@@ -232,7 +236,7 @@ func (t *turn) actionTurn(ctx context.Context) (bool, error) {
 	spec := &as.cfg.Actions[i]
 	c.Consulting = nil
 	t.setPhase(PhaseBot)
-	p = &PendingAction{Name: spec.Name, Params: map[string]string{}, Lang: t.language()}
+	p = &PendingAction{Name: spec.Name, Params: map[string]string{}, Lang: t.actionLanguage()}
 	for i := range spec.Params {
 		pp := &spec.Params[i]
 		if v, ok := pp.findValue(m.Text); ok {
@@ -245,7 +249,7 @@ func (t *turn) actionTurn(ctx context.Context) (bool, error) {
 
 // stale answers a button of an action that is over.
 func (t *turn) stale() error {
-	t.reply(KindNotice, actionTexts(t.e.actions.cfg.Texts, t.language()).Cancelled, nil, nil)
+	t.reply(KindNotice, actionTexts(t.e.actions.cfg.Texts, t.actionLanguage()).Cancelled, nil, nil)
 	return nil
 }
 
@@ -274,7 +278,7 @@ func (t *turn) continueAction(ctx context.Context, spec *ActionSpec, p *PendingA
 	if m.Action == nil && says(text, tx.CancelWords) {
 		return t.cancelAction(p, tx)
 	}
-	if m.Action == nil && t.e.cfg.Texts.asksForHuman(text) {
+	if m.Action == nil && t.e.texts.AsksForHuman(text) {
 		t.endAction(p, "cancelled", nil)
 		return t.handOff(ctx, "customer_request")
 	}

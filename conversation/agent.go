@@ -116,7 +116,7 @@ func (t *turn) act(ctx context.Context, a AgentAction) error {
 }
 
 func (t *turn) apply(ctx context.Context, a AgentAction) error {
-	c, tx := t.conv, t.e.cfg.Texts
+	c, tx := t.conv, t.texts()
 	// Replies go where the customer is.
 	t.msg.Channel, t.msg.ThreadKey, t.msg.User = c.Channel, c.ThreadKey, c.User
 	if c.Ticket == "" || c.TicketState == nil {

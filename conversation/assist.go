@@ -27,7 +27,7 @@ func (e *Engine) SuggestReply(ctx context.Context, key string) (Answer, error) {
 	if q == "" {
 		return Answer{}, Errorf(Invalid, "conversation %s has no customer question to answer", key)
 	}
-	return e.knowledge.Answer(ctx, Query{Text: q, Channel: c.Channel, Locale: c.User.Locale, History: c.History})
+	return e.knowledge.Answer(ctx, Query{Text: q, Channel: c.Channel, Locale: c.User.Locale, Language: e.Language(c), History: c.History})
 }
 
 // assistQuery joins the customer's recent messages (newest last) and the

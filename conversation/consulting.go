@@ -27,7 +27,34 @@ type ConsultingConfig struct {
 type ConsultFlow struct {
 	Name      string   // e.g. "vpn", "ski-boots"; recorded on events
 	Keywords  []string // words or phrases; matched folded, inflected and inside German compounds (textproc.Matcher)
-	Questions []string // asked one at a time
+	Questions []string // asked one at a time, in the default language
+	// Translations are the Questions in other languages, keyed by
+	// language code and in the same order; a missing language or an
+	// empty entry falls back to Questions.
+	Translations map[string][]string
+}
+
+// Question returns the flow's i-th question in lang, falling back to the
+// default language's.
+func (f *ConsultFlow) Question(i int, lang string) string {
+	if tr := f.Translations[BaseLanguage(lang)]; i < len(tr) && strings.TrimSpace(tr[i]) != "" {
+		return tr[i]
+	}
+	return f.Questions[i]
+}
+
+// asked reports whether the conversation has an answer to the flow's i-th
+// question in any language (the customer may have switched).
+func (f *ConsultFlow) asked(c *Conversation, i int) bool {
+	if c.hasSlot(f.Questions[i]) {
+		return true
+	}
+	for _, tr := range f.Translations {
+		if i < len(tr) && tr[i] != "" && c.hasSlot(tr[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 func (c ConsultingConfig) withDefaults() ConsultingConfig {
@@ -121,7 +148,7 @@ func (t *turn) consult(query string, ans Answer) bool {
 	if cfg.MaxQuestions < 0 || cs.Asked >= cfg.MaxQuestions {
 		return false
 	}
-	tx := t.e.cfg.Texts
+	tx := t.texts()
 	if len(ans.Alternatives) >= 2 {
 		opts := ans.Alternatives
 		if len(opts) > maxOptions {
@@ -142,8 +169,9 @@ func (t *turn) consult(query string, ans Answer) bool {
 	}
 	cs.Flow = flow.Name
 	// The next question of the flow the conversation has no answer to.
-	for _, q := range flow.Questions {
-		if !c.hasSlot(q) {
+	for i := range flow.Questions {
+		if !flow.asked(c, i) {
+			q := flow.Question(i, t.language())
 			cs.Pending, cs.Options = q, nil
 			t.ask(cs, "flow", q, []Button{t.humanButton()})
 			return true

@@ -64,7 +64,12 @@ type Conversation struct {
 	ThreadKey string   `json:"thread_key,omitempty"`
 	User      Identity `json:"user"`
 	Phase     Phase    `json:"phase"`
-	History   []Turn   `json:"history,omitempty"`
+	// Language is the conversation's language, a lower-case ISO 639-1
+	// code ("de", "en"), detected from the customer's messages with the
+	// platform locale as prior and kept while messages are short or
+	// ambiguous; "" until known (the deployment's default applies).
+	Language string `json:"language,omitempty"`
+	History  []Turn `json:"history,omitempty"`
 	// Version increases by one with every commit; Store.Commit rejects a
 	// conversation whose Version is not the stored one (ErrStaleVersion).
 	// A conversation that was never stored has Version 0.

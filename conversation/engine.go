@@ -36,8 +36,13 @@ type EngineConfig struct {
 	// Events, when set, sees every committed turn's events (after the
 	// commit, in the handling goroutine): metrics, analytics.
 	Events EventSink
-	Texts  Texts
-	Logger *slog.Logger
+	// Texts are the default language's sentences (see LanguageConfig.Texts
+	// for the others); empty fields take the built-in ones.
+	Texts Texts
+	// Language: detection of each conversation's language, the default
+	// language and the sentences of the other languages.
+	Language LanguageConfig
+	Logger   *slog.Logger
 	// Now is the clock (default time.Now); tests inject a fake.
 	Now func() time.Time
 }
@@ -61,7 +66,7 @@ func (c EngineConfig) withDefaults() EngineConfig {
 	if c.Now == nil {
 		c.Now = time.Now
 	}
-	c.Texts = c.Texts.withDefaults()
+	c.Language = c.Language.withDefaults()
 	c.Consulting = c.Consulting.withDefaults()
 	return c
 }
@@ -83,6 +88,7 @@ type Engine struct {
 	knowledge Knowledge
 	handoff   Handoff
 	cfg       EngineConfig
+	texts     TextSet
 	local     keyLock
 	delivery  Delivery
 	actions   *actionSet
@@ -105,7 +111,14 @@ type Delivery interface {
 // Actions that fail ActionSpec.Validate are left out and logged; call
 // ActionsConfig.Validate first to refuse them instead.
 func NewEngine(store Store, knowledge Knowledge, handoff Handoff, cfg EngineConfig) *Engine {
-	e := &Engine{store: store, knowledge: knowledge, handoff: handoff, cfg: cfg.withDefaults()}
+	cfg = cfg.withDefaults()
+	overrides := make(map[string]Texts, len(cfg.Language.Texts)+1)
+	for l, t := range cfg.Language.Texts {
+		overrides[BaseLanguage(l)] = t
+	}
+	d := cfg.Language.Default
+	overrides[d] = cfg.Texts.over(overrides[d])
+	e := &Engine{store: store, knowledge: knowledge, handoff: handoff, cfg: cfg, texts: NewTextSet(d, overrides)}
 	var err error
 	if e.actions, err = newActionSet(cfg.Actions); err != nil {
 		e.cfg.Logger.Error("actions left out", "err", err)
@@ -345,7 +358,13 @@ func (t *turn) setPhase(p Phase) {
 }
 
 func (t *turn) decide(ctx context.Context) error {
-	m, c, tx := t.msg, t.conv, t.e.cfg.Texts
+	m, c := t.msg, t.conv
+	if !c.Phase.HumanOwned() || c.Language == "" {
+		// While a person owns the thread the agent sees the language the
+		// handoff card showed; the customer's messages are relayed as they are.
+		t.detectLanguage()
+	}
+	tx := t.texts()
 	var mood Sentiment
 	if t.e.cfg.Sentiment != nil && m.Text != "" {
 		mood = t.e.cfg.Sentiment.Score(m.Text)
@@ -398,7 +417,7 @@ func (t *turn) decide(ctx context.Context) error {
 		// Unknown actions fall through and are treated as text (buttons
 		// from older messages, free-form quick replies).
 	}
-	if tx.asksForHuman(m.Text) {
+	if t.e.texts.AsksForHuman(m.Text) {
 		return t.handOff(ctx, "customer_request")
 	}
 	if mood.Frustrated {
@@ -411,7 +430,7 @@ func (t *turn) decide(ctx context.Context) error {
 }
 
 func (t *turn) humanButton() Button {
-	return Button{Action: Action{ID: ActionHuman}, Label: t.e.cfg.Texts.ButtonHuman}
+	return Button{Action: Action{ID: ActionHuman}, Label: t.texts().ButtonHuman}
 }
 
 func (t *turn) answer(ctx context.Context) error {
@@ -426,14 +445,14 @@ func (t *turn) answer(ctx context.Context) error {
 // or its best answers disagree, it asks a consulting question if one is
 // left; when consulting already ran out, it hands the thread to a person.
 func (t *turn) answerQuery(ctx context.Context, query string) error {
-	tx := t.e.cfg.Texts
+	tx := t.texts()
 	if t.e.knowledge == nil || strings.TrimSpace(query) == "" {
 		t.conv.Unanswered++
 		t.event(EventNotSure, "reason", "no_knowledge", "question", eventQuestion(query))
 		t.reply(KindNotSure, tx.NotSure, nil, []Button{t.humanButton()})
 		return nil
 	}
-	ans, err := t.e.knowledge.Answer(ctx, Query{Text: query, Channel: t.msg.Channel, Locale: t.msg.User.Locale, History: t.conv.History})
+	ans, err := t.e.knowledge.Answer(ctx, Query{Text: query, Channel: t.msg.Channel, Locale: t.msg.User.Locale, Language: t.language(), History: t.conv.History})
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -479,7 +498,7 @@ func (t *turn) answerQuery(ctx context.Context, query string) error {
 func (t *turn) handOff(ctx context.Context, reason string) error {
 	if t.e.handoff == nil {
 		t.event(EventNotSure, "reason", "no_handoff")
-		t.reply(KindNotSure, t.e.cfg.Texts.NotSure, nil, nil)
+		t.reply(KindNotSure, t.texts().NotSure, nil, nil)
 		return nil
 	}
 	// Whether this handoff settles an answer the customer had not judged
@@ -503,7 +522,7 @@ func (t *turn) handOff(ctx context.Context, reason string) error {
 	t.conv.Consulting, t.conv.PendingAction = nil, nil
 	t.setPhase(PhaseAwaitingAgent)
 	t.event(EventHandoff, "reason", reason, "ticket", tk.ID, "team", tk.Team, "priority", tk.Priority, "answer_open", open, "repeat", repeat)
-	t.reply(KindHandoff, fillTicket(t.e.cfg.Texts.HandoffOpened, tk), nil, nil)
+	t.reply(KindHandoff, fillTicket(t.texts().HandoffOpened, tk, t.texts()), nil, nil)
 	t.staff(outs)
 	return nil
 }

@@ -95,6 +95,9 @@ type Query struct {
 	Text    string
 	Channel Channel
 	Locale  string
+	// Language is the conversation's language (ISO 639-1, e.g. "de"):
+	// the answer should be in it. "" when not known.
+	Language string
 	// History is the conversation so far (read-only), for follow-up questions.
 	History []Turn
 }

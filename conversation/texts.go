@@ -1,9 +1,14 @@
 package conversation
 
-import "strings"
+import (
+	"sort"
+	"strings"
+)
 
-// Texts are the sentences the bot says on its own (not from knowledge).
-// Configure them per deployment; empty fields take the defaults.
+// Texts are the sentences the bot says on its own (not from knowledge), in
+// one language. Configure them per deployment and language; empty fields
+// take the built-in sentences of the language, then those of the default
+// language.
 type Texts struct {
 	NotSure       string // the bot has no confident answer
 	Helpful       string // reply to a "helpful" click
@@ -16,16 +21,20 @@ type Texts struct {
 	HandedBack    string // an agent gave the thread back to the bot
 	CSATThanks    string // reply to a satisfaction click
 	Escalated     string // {ticket} and {team}: passed to the next support level
+	SupportTeam   string // {team} when the ticket names no team
 	ButtonHelpful string
 	ButtonNotHelp string
 	ButtonHuman   string
 	HumanKeywords []string // lower-case phrases that ask for a person
 }
 
-// DefaultTexts returns the built-in English sentences and the English and
-// German phrases that count as asking for a human.
-func DefaultTexts() Texts {
-	return Texts{
+// DefaultLanguage is the language of a conversation whose language is not
+// known yet, unless the deployment configures another.
+const DefaultLanguage = "en"
+
+// builtinTexts are the shipped sentences per language (ISO 639-1 code).
+var builtinTexts = map[string]Texts{
+	"en": {
 		NotSure:       "I'm not sure I have the right answer to that. Could you rephrase it, or shall I pass you to a person?",
 		Helpful:       "Glad that helped!",
 		NotHelpful:    "Sorry that didn't help. You can rephrase your question, or I can pass you to a person.",
@@ -37,19 +46,71 @@ func DefaultTexts() Texts {
 		HandedBack:    "You're back with the assistant. Ask me anything, or ask for a person again at any time.",
 		CSATThanks:    "Thank you for your feedback!",
 		Escalated:     "Ticket {ticket} has been passed to {team}, who will continue here.",
+		SupportTeam:   "our support team",
 		ButtonHelpful: "Helpful",
 		ButtonNotHelp: "Not helpful",
 		ButtonHuman:   "Talk to a person",
 		HumanKeywords: []string{
 			"human", "a person", "real person", "someone real", "an agent", "live agent", "talk to agent",
 			"speak to agent", "operator", "representative", "support staff", "talk to someone", "speak to someone",
-			"mitarbeiter", "mensch", "echte person", "sachbearbeiter", "support-mitarbeiter", "mit jemandem sprechen",
 		},
-	}
+	},
+	"de": {
+		NotSure:       "Darauf habe ich leider keine passende Antwort gefunden. Können Sie Ihre Frage anders formulieren? Oder soll ich Sie mit unserem Support-Team verbinden?",
+		Helpful:       "Schön, dass ich helfen konnte!",
+		NotHelpful:    "Das tut mir leid. Sie können Ihre Frage anders formulieren, oder ich verbinde Sie mit unserem Support-Team.",
+		HandoffOpened: "Ich habe Ihr Anliegen als Ticket {ticket} an {team} weitergegeben. Sie bekommen die Antwort hier und müssen nichts noch einmal erklären.",
+		Unavailable:   "Ich kann die Wissensdatenbank gerade nicht durchsuchen. Bitte versuchen Sie es gleich noch einmal, oder lassen Sie sich mit unserem Support-Team verbinden.",
+		WhichOne:      "Dazu habe ich mehrere Themen gefunden. Welches meinen Sie?",
+		AgentJoined:   "{agent} hat Ihr Anliegen übernommen und ist jetzt für Sie da.",
+		Resolved:      "Ticket {ticket} ist erledigt. Wie zufrieden sind Sie mit der Hilfe (1 = gar nicht, 5 = sehr)?",
+		HandedBack:    "Sie sind wieder beim digitalen Assistenten. Fragen Sie mich gern – und wenn Sie möchten, jederzeit wieder nach einem Menschen.",
+		CSATThanks:    "Vielen Dank für Ihre Rückmeldung!",
+		Escalated:     "Ticket {ticket} wurde an {team} weitergegeben; dort geht es hier mit Ihrem Anliegen weiter.",
+		SupportTeam:   "unser Support-Team",
+		ButtonHelpful: "Hilfreich",
+		ButtonNotHelp: "Nicht hilfreich",
+		ButtonHuman:   "Mit einem Menschen sprechen",
+		HumanKeywords: []string{
+			"mitarbeiter", "mitarbeiterin", "mensch", "einem menschen", "echte person", "echten person", "sachbearbeiter",
+			"support-mitarbeiter", "mit jemandem sprechen", "persönlich sprechen", "ansprechpartner", "kundendienst",
+		},
+	},
 }
 
-func (t Texts) withDefaults() Texts {
-	d := DefaultTexts()
+// BuiltinLanguages returns the codes of the languages with built-in texts,
+// sorted.
+func BuiltinLanguages() []string {
+	out := make([]string, 0, len(builtinTexts))
+	for l := range builtinTexts {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// BuiltinTexts returns the built-in sentences in lang (an ISO 639-1 code or
+// a BCP 47 tag) and whether tier0 ships that language.
+func BuiltinTexts(lang string) (Texts, bool) {
+	t, ok := builtinTexts[BaseLanguage(lang)]
+	return t.clone(), ok
+}
+
+// DefaultTexts returns the built-in English sentences and the English and
+// German phrases that count as asking for a human.
+func DefaultTexts() Texts {
+	t, _ := BuiltinTexts("en")
+	t.HumanKeywords = append(t.HumanKeywords, builtinTexts["de"].HumanKeywords...)
+	return t
+}
+
+func (t Texts) clone() Texts {
+	t.HumanKeywords = append([]string(nil), t.HumanKeywords...)
+	return t
+}
+
+// over fills t's empty fields from d.
+func (t Texts) over(d Texts) Texts {
 	fill := func(v *string, def string) {
 		if strings.TrimSpace(*v) == "" {
 			*v = def
@@ -66,20 +127,95 @@ func (t Texts) withDefaults() Texts {
 	fill(&t.HandedBack, d.HandedBack)
 	fill(&t.CSATThanks, d.CSATThanks)
 	fill(&t.Escalated, d.Escalated)
+	fill(&t.SupportTeam, d.SupportTeam)
 	fill(&t.ButtonHelpful, d.ButtonHelpful)
 	fill(&t.ButtonNotHelp, d.ButtonNotHelp)
 	fill(&t.ButtonHuman, d.ButtonHuman)
 	if len(t.HumanKeywords) == 0 {
-		t.HumanKeywords = d.HumanKeywords
+		t.HumanKeywords = append([]string(nil), d.HumanKeywords...)
 	}
 	return t
 }
 
-// asksForHuman reports whether text explicitly asks for a person. Phrases
-// match on word boundaries, case-insensitively.
-func (t Texts) asksForHuman(text string) bool {
+// TextSet is the bot's sentences in every language of a deployment.
+type TextSet struct {
+	def    string
+	byLang map[string]Texts
+	human  []string // every language's human keywords
+}
+
+// NewTextSet returns the texts of a deployment whose default language is
+// def ("" means DefaultLanguage). overrides holds the configured sentences
+// per language code; a language may be one tier0 does not ship. For each
+// language an empty field takes the built-in sentence of that language,
+// then the default language's configured sentence, then its built-in one.
+func NewTextSet(def string, overrides map[string]Texts) TextSet {
+	def = BaseLanguage(def)
+	if def == "" {
+		def = DefaultLanguage
+	}
+	base := overrides[def].over(builtinTexts[def]).over(builtinTexts[DefaultLanguage])
+	s := TextSet{def: def, byLang: map[string]Texts{def: base}}
+	add := func(lang string, t Texts) {
+		if lang = BaseLanguage(lang); lang != "" && lang != def {
+			s.byLang[lang] = t.over(builtinTexts[lang]).over(base)
+		}
+	}
+	for l := range builtinTexts {
+		add(l, overrides[l])
+	}
+	for l, t := range overrides {
+		add(l, t)
+	}
+	seen := map[string]bool{}
+	for _, l := range s.Languages() {
+		for _, k := range s.byLang[l].HumanKeywords {
+			if k = strings.ToLower(strings.TrimSpace(k)); k != "" && !seen[k] {
+				seen[k] = true
+				s.human = append(s.human, k)
+			}
+		}
+	}
+	return s
+}
+
+// Default returns the default language's code.
+func (s TextSet) Default() string { return s.def }
+
+// Languages returns the codes of the languages with texts, sorted.
+func (s TextSet) Languages() []string {
+	out := make([]string, 0, len(s.byLang))
+	for l := range s.byLang {
+		out = append(out, l)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Has reports whether the set has texts of its own for lang.
+func (s TextSet) Has(lang string) bool {
+	_, ok := s.byLang[BaseLanguage(lang)]
+	return ok
+}
+
+// For returns the sentences in lang (a code or a BCP 47 tag); a language
+// without texts, and "", get the default language's.
+func (s TextSet) For(lang string) Texts {
+	if t, ok := s.byLang[BaseLanguage(lang)]; ok {
+		return t
+	}
+	if t, ok := s.byLang[s.def]; ok {
+		return t
+	}
+	return DefaultTexts()
+}
+
+// AsksForHuman reports whether text explicitly asks for a person, in any of
+// the set's languages (a customer may ask in another language than the
+// conversation's). Phrases match on word boundaries, case-insensitively.
+func (s TextSet) AsksForHuman(text string) bool {
 	norm := normalizeWords(text)
-	for _, k := range t.HumanKeywords {
+	for _, k := range s.human {
 		if strings.Contains(norm, " "+k+" ") {
 			return true
 		}
@@ -87,10 +223,30 @@ func (t Texts) asksForHuman(text string) bool {
 	return false
 }
 
-func fillTicket(s string, tk Ticket) string {
+// BaseLanguage returns the lower-case primary language subtag of a BCP 47
+// tag or POSIX locale ("de-AT", "de_CH.UTF-8" → "de"), or "" when tag does
+// not start with 2–3 ASCII letters.
+func BaseLanguage(tag string) string {
+	tag = strings.TrimSpace(tag)
+	if i := strings.IndexAny(tag, "-_."); i >= 0 {
+		tag = tag[:i]
+	}
+	if len(tag) < 2 || len(tag) > 3 {
+		return ""
+	}
+	b := []byte(strings.ToLower(tag))
+	for _, c := range b {
+		if c < 'a' || c > 'z' {
+			return ""
+		}
+	}
+	return string(b)
+}
+
+func fillTicket(s string, tk Ticket, tx Texts) string {
 	team := tk.Team
 	if team == "" {
-		team = "our support team"
+		team = tx.SupportTeam
 	}
 	return strings.NewReplacer("{ticket}", tk.ID, "{team}", team).Replace(s)
 }

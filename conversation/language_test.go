@@ -1,0 +1,192 @@
+package conversation_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/tier0/tier0/conversation"
+	"github.com/tier0/tier0/conversation/boltstore"
+	"github.com/tier0/tier0/conversation/language"
+)
+
+// germanVPN is vpnFlow with German questions.
+var germanVPN = conversation.ConsultFlow{Name: "vpn", Keywords: []string{"vpn"}, Questions: vpnFlow.Questions,
+	Translations: map[string][]string{"de": {"Welches Gerät nutzen Sie?", "Welche Fehlermeldung sehen Sie?"}}}
+
+func languageEngine(tb testing.TB) (*conversation.Engine, conversation.Store) {
+	tb.Helper()
+	s, err := boltstore.Open(filepath.Join(tb.TempDir(), "tier0.db"), boltstore.Config{})
+	if err != nil {
+		tb.Fatalf("open bolt store: %v", err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	d, err := language.New(language.Config{Languages: []string{"de", "en"}})
+	if err != nil {
+		tb.Fatalf("detector: %v", err)
+	}
+	e := newEngine(tb, s, &keywordKnowledge{}, conversation.EngineConfig{
+		Language:   conversation.LanguageConfig{Detector: d},
+		Consulting: conversation.ConsultingConfig{Flows: []conversation.ConsultFlow{germanVPN}},
+	})
+	return e, s
+}
+
+func load(tb testing.TB, s conversation.Store, key string) *conversation.Conversation {
+	tb.Helper()
+	c, err := s.Load(context.Background(), key)
+	if err != nil {
+		tb.Fatalf("load %s: %v", key, err)
+	}
+	return c
+}
+
+// The conversation's language: set by the first telling message (the
+// platform locale as prior), kept through short and ambiguous messages,
+// switched by a clearly different-language one.
+func TestEngineConversationLanguage(t *testing.T) {
+	type step struct {
+		text, locale, want string
+	}
+	tests := []struct {
+		name  string
+		steps []step
+	}{
+		{"german question", []step{{"Wie richte ich mein Postfach ein?", "", "de"}}},
+		{"english question", []step{{"How do I set up my mailbox?", "", "en"}}},
+		{"locale prior for a greeting", []step{{"Hallo", "de-AT", "de"}, {"ok", "de-AT", "de"}}},
+		{"english locale, no evidence", []step{{"12345", "en-GB", "en"}}},
+		{"german text beats english locale", []step{{"Mein Drucker druckt nicht mehr", "en-US", "de"}}},
+		{"short message keeps german", []step{{"Wie verbinde ich mich mit dem VPN?", "", "de"}, {"ok thanks", "", "de"}, {"Windows 11", "", "de"}}},
+		{"short message keeps english", []step{{"How do I connect to the VPN?", "", "en"}, {"danke", "", "en"}, {"MacBook", "", "en"}}},
+		{"clear switch to english", []step{{"Wie verbinde ich mich mit dem VPN?", "", "de"}, {"Sorry, can you answer in English please? I don't speak German", "", "en"}}},
+		{"clear switch to german", []step{{"My printer is not working", "", "en"}, {"Können Sie mir das bitte auf Deutsch erklären?", "", "de"}}},
+		{"nothing tells", []step{{"VPN", "", ""}}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, s := languageEngine(t)
+			key := fmt.Sprint("webchat:lang", i)
+			for n, st := range tt.steps {
+				m := msg(key, fmt.Sprint("m", n), st.text)
+				m.User.Locale = st.locale
+				if _, err := e.Handle(context.Background(), m); err != nil {
+					t.Fatalf("step %d: %v", n, err)
+				}
+				if got := load(t, s, key).Language; got != st.want {
+					t.Errorf("after %q: language %q, want %q", st.text, got, st.want)
+				}
+			}
+		})
+	}
+}
+
+// Query.Language is the conversation's language.
+func TestEngineQueryCarriesLanguage(t *testing.T) {
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "tier0.db"), boltstore.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	d, _ := language.New(language.Config{})
+	k := &recordingKnowledge{}
+	e := newEngine(t, s, k, conversation.EngineConfig{Language: conversation.LanguageConfig{Detector: d}})
+	for i, text := range []string{"Wo finde ich das Passwort für das WLAN?", "ok"} {
+		if _, err := e.Handle(context.Background(), msg("webchat:q", fmt.Sprint(i), text)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if want := []string{"de", "de"}; !reflect.DeepEqual(k.langs, want) {
+		t.Errorf("Query.Language = %q, want %q", k.langs, want)
+	}
+}
+
+type recordingKnowledge struct{ langs []string }
+
+func (k *recordingKnowledge) Answer(ctx context.Context, q conversation.Query) (conversation.Answer, error) {
+	k.langs = append(k.langs, q.Language)
+	return conversation.Answer{Score: 0.1}, nil
+}
+
+// Every built-in text exists in every built-in language, and the German
+// ones are not the English ones.
+func TestBuiltinTextsComplete(t *testing.T) {
+	en, _ := conversation.BuiltinTexts("en")
+	for _, lang := range conversation.BuiltinLanguages() {
+		tx, ok := conversation.BuiltinTexts(lang)
+		if !ok {
+			t.Fatalf("BuiltinTexts(%q) not found", lang)
+		}
+		v, ve := reflect.ValueOf(tx), reflect.ValueOf(en)
+		for i := 0; i < v.NumField(); i++ {
+			name := v.Type().Field(i).Name
+			if f := v.Field(i); f.Kind() == reflect.String {
+				if strings.TrimSpace(f.String()) == "" {
+					t.Errorf("%s: %s is empty", lang, name)
+				}
+				if lang != "en" && f.String() == ve.Field(i).String() {
+					t.Errorf("%s: %s is the English text %q", lang, name, f.String())
+				}
+			} else if f.Len() == 0 {
+				t.Errorf("%s: %s is empty", lang, name)
+			}
+		}
+	}
+	if _, ok := conversation.BuiltinTexts("de-AT"); !ok {
+		t.Error("BuiltinTexts(de-AT) should find German")
+	}
+}
+
+// A deployment's overrides win in their language; missing fields and
+// missing languages fall back (own built-in, then the default language).
+func TestTextSetFallback(t *testing.T) {
+	set := conversation.NewTextSet("en", map[string]conversation.Texts{
+		"en": {NotSure: "custom en"},
+		"de": {Helpful: "Prima!"},
+		"fr": {NotSure: "Je ne suis pas sûr."},
+	})
+	de, _ := conversation.BuiltinTexts("de")
+	tests := []struct {
+		lang, got, want string
+	}{
+		{"en", set.For("en").NotSure, "custom en"},
+		{"de", set.For("de").Helpful, "Prima!"},
+		{"de", set.For("de-CH").NotSure, de.NotSure},
+		{"fr", set.For("fr").NotSure, "Je ne suis pas sûr."},
+		{"fr", set.For("fr").Helpful, set.For("en").Helpful},
+		{"unknown", set.For("it").NotSure, "custom en"},
+		{"empty", set.For("").NotSure, "custom en"},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.lang, tt.got, tt.want)
+		}
+	}
+	if got, want := set.Languages(), []string{"de", "en", "fr"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Languages() = %v, want %v", got, want)
+	}
+	for _, text := range []string{"Ich möchte mit einem Mitarbeiter sprechen", "can I talk to a real person"} {
+		if !set.AsksForHuman(text) {
+			t.Errorf("AsksForHuman(%q) = false", text)
+		}
+	}
+}
+
+func TestPhoneLocale(t *testing.T) {
+	for phone, want := range map[string]string{"+4915112345678": "de", "4366412345678": "de", "+41791234567": "de", "+447700900123": "en", "+33612345678": "", "": ""} {
+		if got := conversation.PhoneLocale(phone); got != want {
+			t.Errorf("PhoneLocale(%q) = %q, want %q", phone, got, want)
+		}
+	}
+}
+
+func TestBaseLanguage(t *testing.T) {
+	for tag, want := range map[string]string{"de-DE": "de", "DE": "de", "de_CH.UTF-8": "de", "en": "en", "": "", "x": "", "123": "", "deutsch": ""} {
+		if got := conversation.BaseLanguage(tag); got != want {
+			t.Errorf("BaseLanguage(%q) = %q, want %q", tag, got, want)
+		}
+	}
+}
