@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/tier0
 PKGS    ?= ./...
 
-.PHONY: run build test bench bench-http bench-engine bench-engine-fixed bench-knowledge bench-quality bench-go lint fmt vet clean
+.PHONY: run build test bench bench-http bench-engine bench-engine-fixed bench-chaos bench-knowledge bench-quality bench-go lint fmt vet clean
 
 ## run: serve the web chat on http://localhost:8080 with the sample IT-helpdesk config
 run:
@@ -31,6 +31,10 @@ bench-engine:
 # the engine, Redis and delivery alone (a constant cited answer instead of retrieval)
 bench-engine-fixed:
 	$(GO) run ./cmd/tier0 bench -mode engine -knowledge fixed -conversations 10000 -rate 2000 -duration 20s
+
+## bench-chaos: three tier0 serve processes on one redis-server (append-only file), one killed with SIGKILL every 8s and Redis restarted once under load; checks every transcript
+bench-chaos: build
+	$(BIN) bench chaos -binary $(BIN) -replicas 3 -duration 2m
 
 ## bench-knowledge: ingestion rate, retrieval latency and memory on a 10,000-chunk index (needs ../shared/bench)
 bench-knowledge:

@@ -54,6 +54,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "knowledge" {
 		return runBenchKnowledge(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "chaos" {
+		return runBenchChaos(ctx, args[1:], stdout, stderr)
+	}
 	var o benchOptions
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -92,8 +95,11 @@ type benchRecorder struct {
 	seenIDs map[string]bool      // outbound ids delivered (retries of one id are not duplicates)
 	lat     []time.Duration
 	convOf  map[string]int // dedupe key → conversation number
-	handoff map[int]bool   // conversations handed to a human: the bench stops writing to them
-	next    func(ctx context.Context, o conversation.Outbound) error
+	// accepted are the messages the engine took (one delivery returned
+	// nil); only those must get a reply.
+	accepted map[string]bool
+	handoff  map[int]bool // conversations handed to a human: the bench stops writing to them
+	next     func(ctx context.Context, o conversation.Outbound) error
 }
 
 func (r *benchRecorder) Send(ctx context.Context, o conversation.Outbound) error {
@@ -184,14 +190,17 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	rec := &benchRecorder{sent: map[string]time.Time{}, replied: map[string]int{}, seenIDs: map[string]bool{}, convOf: map[string]int{}, handoff: map[int]bool{}}
+	rec := &benchRecorder{sent: map[string]time.Time{}, replied: map[string]int{}, seenIDs: map[string]bool{}, convOf: map[string]int{}, handoff: map[int]bool{}, accepted: map[string]bool{}}
 	d := conversation.NewDispatcher(store, conversation.DispatcherConfig{Logger: log, Workers: 64})
 	engine.DeliverWith(d)
 	dctx, stopDeliver := context.WithCancel(ctx)
 	defer stopDeliver()
-	go func() { _ = d.Run(dctx) }()
+	delivering := make(chan struct{})
+	go func() { _ = d.Run(dctx); close(delivering) }()
 
 	var send func(ctx context.Context, conv int, m conversation.Message) error
+	// storeKey is the store's key of a bench conversation.
+	storeKey := func(conv int) string { return fmt.Sprintf("bench:%d", conv) }
 	channel := conversation.Channel("bench")
 	switch o.mode {
 	case "engine":
@@ -210,6 +219,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		rec.next = hb.adapter.Send
 		d.Register(channel, rec)
 		send = hb.post
+		storeKey = func(conv int) string { return webchat.KeyPrefix + hb.ids[conv] }
 	}
 
 	var (
@@ -297,6 +307,9 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 						return
 					}
 					handled.Add(1)
+					rec.mu.Lock()
+					rec.accepted[m.DedupeKey] = true
+					rec.mu.Unlock()
 				})
 			}
 			inner.Wait()
@@ -310,7 +323,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	deadline := time.Now().Add(o.drain)
 	for time.Now().Before(deadline) {
 		rec.mu.Lock()
-		pending := len(rec.sent) - len(rec.replied)
+		pending := len(rec.accepted) - len(rec.replied)
 		rec.mu.Unlock()
 		if pending <= 0 {
 			break
@@ -318,13 +331,15 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		time.Sleep(50 * time.Millisecond)
 	}
 	stopDeliver()
+	<-delivering // sends in flight finish (and are acked) before the outbox is read
 
 	rec.mu.Lock()
-	lost, duplicated := 0, 0
-	for k := range rec.sent {
+	duplicated := 0
+	unanswered := map[string]string{} // dedupe key → conversation key
+	for k := range rec.accepted {
 		switch n := rec.replied[k]; {
 		case n == 0:
-			lost++
+			unanswered[k] = storeKey(rec.convOf[k])
 		case n > 1:
 			duplicated++
 		}
@@ -333,6 +348,10 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	turns := len(rec.sent)
 	rec.mu.Unlock()
 	slices.Sort(lat)
+	missing, err := classifyMissing(ctx, store, unanswered)
+	if err != nil {
+		return err
+	}
 
 	memAfter, err := redisUsedMemory(ctx, client)
 	if err != nil {
@@ -352,8 +371,8 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stderr, "bench: accepting a message (until its reply is committed): p50 %.1f ms, p99 %.1f ms\n", pct(hl, 50), pct(hl, 99))
 	fmt.Fprintf(stderr, "bench: offered %d, skipped %d (conversation busy or handed off), handled %d deliveries, %d failed, load phase %s\n",
 		offered.Load(), skipped.Load(), handled.Load(), failed.Load(), loadTime.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "RESULT mode=%s knowledge=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f lost=%d duplicated=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",
-		o.mode, o.knowledge, convs, turns, float64(turns)/loadTime.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), lost, duplicated, failed.Load(), baseline, bytesPer)
+	fmt.Fprintf(stdout, "RESULT mode=%s knowledge=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f late=%d lost=%d duplicated=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",
+		o.mode, o.knowledge, convs, turns, float64(turns)/loadTime.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), missing.late, missing.lost, duplicated, failed.Load(), baseline, bytesPer)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 // Package redistest starts private redis-server processes for tests and
 // benchmarks: each one listens on a free loopback port, keeps no data on
-// disk (--save "" --appendonly no) and works in its own directory.
+// disk (--save "" --appendonly no; StartPersistentProcess keeps an
+// append-only file) and works in its own directory.
 //
 // The redis-server binary is looked up in PATH, then at
 // /usr/bin/redis-server. When it is missing, Start fails the test with a
@@ -39,6 +40,9 @@ type Server struct {
 	dir     string
 	port    int
 	cluster bool
+	// persistent servers write an append-only file (fsync every second)
+	// into dir and read it back when they start again.
+	persistent bool
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -84,12 +88,26 @@ func StartProcess(ctx context.Context, dir string) (*Server, error) {
 	return startProcess(ctx, dir, false)
 }
 
+// StartPersistentProcess launches a standalone redis-server as production
+// should run it: append-only file on (appendfsync everysec) in dir, so
+// Terminate and Relaunch keep the data. The caller must Close it.
+func StartPersistentProcess(ctx context.Context, dir string) (*Server, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("redis working directory: %w", err)
+	}
+	return newProcess(ctx, dir, false, true)
+}
+
 func startProcess(ctx context.Context, dir string, cluster bool) (*Server, error) {
+	return newProcess(ctx, dir, cluster, false)
+}
+
+func newProcess(ctx context.Context, dir string, cluster, persistent bool) (*Server, error) {
 	bin, err := findBinary()
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, dir: dir, cluster: cluster}
+	s := &Server{bin: bin, dir: dir, cluster: cluster, persistent: persistent}
 	// A free port found by listening on :0 may be taken by someone else
 	// before redis-server binds it; try a few.
 	for attempt := 0; ; attempt++ {
@@ -136,15 +154,19 @@ func freePort() (int, error) {
 // launch starts redis-server on s.port and waits until it answers PING.
 func (s *Server) launch(ctx context.Context) error {
 	logPath := filepath.Join(s.dir, "redis-"+strconv.Itoa(s.port)+".log")
-	args := []string{
+	aof := []string{"--appendonly", "no"}
+	if s.persistent {
+		aof = []string{"--appendonly", "yes", "--appendfsync", "everysec"}
+	}
+	args := append([]string{
 		"--port", strconv.Itoa(s.port),
 		"--bind", "127.0.0.1",
-		"--save", "",
-		"--appendonly", "no",
+		"--save", ""}, aof...)
+	args = append(args,
 		"--dir", s.dir,
 		"--logfile", logPath,
 		"--daemonize", "no",
-	}
+	)
 	if s.cluster {
 		args = append(args, "--cluster-enabled", "yes",
 			"--cluster-config-file", "nodes-"+strconv.Itoa(s.port)+".conf")
@@ -249,15 +271,30 @@ func (s *Server) Addr() string {
 
 // Kill stops the server with SIGKILL, as a crash would, and waits until the
 // process has exited. Killing a stopped server does nothing.
-func (s *Server) Kill() {
+func (s *Server) Kill() { s.stop(syscall.SIGKILL) }
+
+func (s *Server) stop(sig os.Signal) {
 	s.mu.Lock()
 	cmd, done := s.cmd, s.done
 	s.mu.Unlock()
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Kill()
+	_ = cmd.Process.Signal(sig)
 	<-done
+}
+
+// Terminate stops the server with SIGTERM, as an orderly restart would (a
+// persistent server flushes its append-only file), and waits until the
+// process has exited.
+func (s *Server) Terminate() { s.stop(syscall.SIGTERM) }
+
+// Relaunch starts a stopped server again on the same port and directory
+// and waits until it answers PING (a persistent one has loaded its data
+// by then).
+func (s *Server) Relaunch(ctx context.Context) error {
+	s.Kill()
+	return s.launch(ctx)
 }
 
 // Restart starts the server again on the same port after Kill (its data
