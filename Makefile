@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/tier0
 PKGS    ?= ./...
 
-.PHONY: run build test bench bench-http bench-engine bench-engine-fixed bench-chaos bench-knowledge bench-quality bench-go lint fmt vet clean
+.PHONY: run build test fuzz fuzz-short bench bench-http bench-engine bench-engine-fixed bench-chaos bench-knowledge bench-quality bench-go lint fmt vet clean
 
 ## run: serve the web chat on http://localhost:8080 with the sample IT-helpdesk config
 run:
@@ -16,6 +16,14 @@ build:
 ## test: all tests, with the race detector (needs redis-server and chromium on PATH)
 test:
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+
+## fuzz-short: every fuzz target for a few seconds (CI); FUZZTIME per target, FUZZ a name filter
+fuzz-short:
+	FUZZTIME=$${FUZZTIME:-3s} FUZZ="$${FUZZ:-.}" .ci/fuzz
+
+## fuzz: every fuzz target for longer (FUZZTIME per target, default 60s)
+fuzz:
+	FUZZTIME=$${FUZZTIME:-60s} FUZZ="$${FUZZ:-.}" .ci/fuzz
 
 ## bench: load benchmarks on a private redis-server, one RESULT line each (see README, Benchmark)
 bench: bench-http bench-engine bench-engine-fixed
