@@ -28,8 +28,10 @@ const (
 )
 
 // customerEvent handles a customer's message: a DM, a mention, or a reply
-// in a channel thread the bot is part of.
-func (a *Adapter) customerEvent(ctx context.Context, in inbound, bot *botIdentity) {
+// in a channel thread the bot is part of. It returns an error when the
+// message may be worth sending again: its turn (or the thread lookup)
+// failed with a retryable error.
+func (a *Adapter) customerEvent(ctx context.Context, in inbound, bot *botIdentity) error {
 	var key, thread string
 	if in.isDM() {
 		key, thread = dmKey(in.team, in.channel), in.threadTS
@@ -47,20 +49,23 @@ func (a *Adapter) customerEvent(ctx context.Context, in inbound, bot *botIdentit
 			_, err := a.refs.GetRef(ctx, nsThreads, key)
 			if conversation.ErrorCode(err) == conversation.NotFound {
 				a.log.Debug("slack message ignored", "reason", "thread without the bot", "conversation", key)
-				return
+				return nil
 			}
 			if err != nil {
-				a.log.Warn("slack message dropped: thread lookup failed", "conversation", key, "err", err)
-				return
+				a.log.Warn("slack message not handled: thread lookup failed", "conversation", key, "err", err)
+				return err
 			}
 		}
 	}
 	m := a.customerMessage(ctx, in, key, thread, bot)
 	if err := m.Validate(); err != nil {
 		a.log.Debug("slack message ignored", "conversation", key, "reason", err)
-		return
+		return nil
 	}
-	a.handleCustomer(ctx, m, in.channel)
+	if err := a.handleCustomer(ctx, m, in.channel); err != nil && retryable(err) {
+		return err
+	}
+	return nil
 }
 
 // buttonValue is what a customer button carries: the action id and value.
@@ -153,7 +158,7 @@ func (a *Adapter) customerClick(ctx context.Context, cb slack.InteractionCallbac
 		a.log.Debug("slack click ignored", "conversation", key, "reason", err)
 		return
 	}
-	a.handleCustomer(ctx, m, channel)
+	_ = a.handleCustomer(ctx, m, channel)
 }
 
 // retryable reports whether an engine error may go away on its own: the
@@ -190,8 +195,9 @@ func withRetry(ctx context.Context, fn func() (conversation.Result, error)) (con
 // apology is posted when a customer's message could not be handled.
 const apology = "Sorry, I couldn't handle that message just now. Please send it again in a moment."
 
-// handleCustomer runs the turn of m, with a placeholder when it is slow.
-func (a *Adapter) handleCustomer(ctx context.Context, m conversation.Message, channel string) {
+// handleCustomer runs the turn of m, with a placeholder when it is slow,
+// and returns the turn's error.
+func (a *Adapter) handleCustomer(ctx context.Context, m conversation.Message, channel string) error {
 	turn := func() (conversation.Result, error) {
 		return withRetry(ctx, func() (conversation.Result, error) { return a.eng.Handle(ctx, m) })
 	}
@@ -229,6 +235,7 @@ func (a *Adapter) handleCustomer(ctx context.Context, m conversation.Message, ch
 	if ph != nil {
 		a.settlePlaceholder(ctx, ph, repliesTo(res, m.DedupeKey), err)
 	}
+	return err
 }
 
 // repliesTo reports whether res holds a Slack message answering the

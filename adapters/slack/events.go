@@ -35,10 +35,11 @@ func (a *Adapter) InteractiveHandler() http.Handler { return http.HandlerFunc(a.
 type acceptResult int
 
 const (
-	accepted acceptResult = iota // queued for processing
+	accepted acceptResult = iota // queued for processing (committed, when the caller waited)
 	ignored                      // nothing to do; acknowledge it
 	busy                         // no room (or closing): let Slack retry
 	unready                      // Start has not succeeded yet
+	uncommitted                  // the turn failed or is not committed yet: let Slack retry
 )
 
 // handledEvents are the inner event types the adapter acts on.
@@ -140,7 +141,7 @@ func (a *Adapter) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if n := r.Header.Get("X-Slack-Retry-Num"); n != "" {
 		a.log.Debug("slack event retry", "event_id", outer.EventID, "retry", n, "reason", r.Header.Get("X-Slack-Retry-Reason"))
 	}
-	a.answer(w, r, a.acceptEvent(r.Context(), ev))
+	a.answer(w, r, a.acceptEvent(r.Context(), ev, a.cfg.CommitWait))
 }
 
 var okBody = map[string]bool{"ok": true}
@@ -152,6 +153,8 @@ func (a *Adapter) answer(w http.ResponseWriter, r *http.Request, res acceptResul
 		httpjson.Write(w, http.StatusOK, okBody)
 	case unready:
 		a.writeError(w, r, &httpjson.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Msg: "the Slack adapter is starting", RetryAfter: 5 * time.Second})
+	case uncommitted:
+		a.writeError(w, r, &httpjson.Error{Status: http.StatusServiceUnavailable, Code: "not_committed", Msg: "the message is not stored yet; retry it (a retry of a stored one is recognised)", RetryAfter: time.Second})
 	default:
 		a.writeError(w, r, &httpjson.Error{Status: http.StatusServiceUnavailable, Code: "busy", Msg: "too many events queued; retry later", RetryAfter: time.Second})
 	}
@@ -186,8 +189,10 @@ func (a *Adapter) serveInteractive(w http.ResponseWriter, r *http.Request) {
 	a.answer(w, r, res)
 }
 
-// acceptEvent routes a parsed Events API event and queues its work.
-func (a *Adapter) acceptEvent(ctx context.Context, ev slackevents.EventsAPIEvent) acceptResult {
+// acceptEvent routes a parsed Events API event and queues its work. With
+// commitWait > 0 it waits that long for a customer turn to be committed
+// (see Config.CommitWait).
+func (a *Adapter) acceptEvent(ctx context.Context, ev slackevents.EventsAPIEvent, commitWait time.Duration) acceptResult {
 	bot := a.identity()
 	if bot == nil {
 		return unready
@@ -209,12 +214,38 @@ func (a *Adapter) acceptEvent(ctx context.Context, ev slackevents.EventsAPIEvent
 		}
 		work = func(ctx context.Context) { a.staffMessage(ctx, in, bot) }
 	case in.isDM(), in.mention, in.threadTS != "":
-		work = func(ctx context.Context) { a.customerEvent(ctx, in, bot) }
+		if commitWait > 0 {
+			return a.queueCommitted(ctx, commitWait, func(ctx context.Context) error { return a.customerEvent(ctx, in, bot) })
+		}
+		work = func(ctx context.Context) { _ = a.customerEvent(ctx, in, bot) }
 	default:
 		a.log.Debug("slack message ignored", "reason", "not addressed to the bot")
 		return ignored
 	}
 	return a.queue(ctx, work)
+}
+
+// queueCommitted queues work and waits up to wait for it to return: nil
+// (the turn is committed, or the event needs none) is accepted; an
+// error, or no answer in time, is uncommitted. The work goes on either
+// way; Slack's retry of an event whose turn did commit is a duplicate.
+func (a *Adapter) queueCommitted(ctx context.Context, wait time.Duration, work func(ctx context.Context) error) acceptResult {
+	done := make(chan error, 1)
+	if res := a.queue(ctx, func(ctx context.Context) { done <- work(ctx) }); res != accepted {
+		return res
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		if err != nil {
+			return uncommitted
+		}
+		return accepted
+	case <-t.C:
+		a.log.Warn("slack event answered 503: its turn is not committed yet", "wait", wait)
+		return uncommitted
+	}
 }
 
 // queue submits work to the pool with a job context derived from ctx.

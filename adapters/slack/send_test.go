@@ -198,7 +198,8 @@ func TestSenderPaced(t *testing.T) {
 func placeholderFixture(t *testing.T, reply func(m conversation.Message) (conversation.Result, error)) (*fixture, chan struct{}) {
 	t.Helper()
 	release := make(chan struct{})
-	fx := newFixture(t, func(c *slack.Config) { c.PlaceholderAfter = time.Millisecond })
+	// The event is acknowledged on queueing: these turns wait for the test.
+	fx := newFixture(t, func(c *slack.Config) { c.PlaceholderAfter = time.Millisecond; c.CommitWait = -1 })
 	fx.eng.handle = func(ctx context.Context, m conversation.Message) (conversation.Result, error) {
 		select {
 		case <-release:

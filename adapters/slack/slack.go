@@ -193,6 +193,16 @@ type Config struct {
 	AckTimeout time.Duration
 	// EventTimeout bounds the work on one event after the ack (default 30s).
 	EventTimeout time.Duration
+	// CommitWait is how long an Events API request over HTTP waits for
+	// its customer turn to be committed before it is answered (default
+	// 1.5s; with AckTimeout within Slack's 3s). Slack sends an event only
+	// again when it got no 200, so a 200 is sent only once the turn is
+	// durable in the store: a turn that fails, or is not committed in
+	// time, is answered 503 and Slack's retry (recognised by its dedupe
+	// key if the turn did commit) brings it back. Negative: answer 200 as
+	// soon as the event is queued in memory, which loses the queued events
+	// when the process dies. Socket Mode always acknowledges on queueing.
+	CommitWait time.Duration
 	// PlaceholderAfter is how long a turn may take before a placeholder
 	// is posted (default 1s; negative: never).
 	PlaceholderAfter time.Duration
@@ -237,6 +247,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.EventTimeout == 0 {
 		c.EventTimeout = 30 * time.Second
+	}
+	if c.CommitWait == 0 {
+		c.CommitWait = 1500 * time.Millisecond
 	}
 	if c.PlaceholderAfter == 0 {
 		c.PlaceholderAfter = time.Second
@@ -303,6 +316,8 @@ func (c Config) Validate() error {
 		return inv("StaffChannelID %q is not a Slack channel id such as C0123ABCD", c.StaffChannelID)
 	case c.AckTimeout < 0 || c.AckTimeout > 2500*time.Millisecond:
 		return inv("AckTimeout must be within 0..2.5s (Slack wants an answer within 3s)")
+	case c.CommitWait > 0 && c.AckTimeout+c.CommitWait > 2800*time.Millisecond:
+		return inv("AckTimeout plus CommitWait must be at most 2.8s (Slack wants an answer within 3s)")
 	case c.EventTimeout < 0 || c.HTTPTimeout < 0 || c.MaxPaceWait < 0 || c.UserCacheTTL < 0 || c.SocketPingTimeout < 0:
 		return inv("durations must not be negative")
 	case c.PostsPerSecond < 0 || c.PostBurst < 0 || c.Workers < 0 || c.QueueSize < 0 || c.UserCacheSize < 0:

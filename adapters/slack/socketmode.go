@@ -58,7 +58,7 @@ func (a *Adapter) socketEvent(ctx context.Context, client *socketmode.Client, ev
 	case socketmode.EventTypeEventsAPI:
 		res := ignored
 		if data, ok := ev.Data.(slackevents.EventsAPIEvent); ok {
-			res = a.acceptEvent(ctx, data)
+			res = a.acceptEvent(ctx, data, 0)
 		}
 		a.ackIf(ctx, client, ev.Request, res)
 	case socketmode.EventTypeInteractive:

@@ -1,0 +1,96 @@
+package slack_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	slackfake "github.com/tier0/tier0/adapters/fakes/slack"
+	"github.com/tier0/tier0/adapters/slack"
+	"github.com/tier0/tier0/conversation"
+)
+
+// An Events API request is answered 200 only once its turn is committed:
+// Slack sends an event again only when it got no 200, so a 200 before the
+// commit would lose the message if the process died in between.
+func TestEventAnsweredAfterCommit(t *testing.T) {
+	tests := []struct {
+		name string
+		// turn is the engine's answer to the n-th delivery (1-based).
+		turn     func(ctx context.Context, n int32) error
+		config   func(c *slack.Config)
+		want     []int // status of each delivery
+		wantSeen int32 // deliveries the engine saw
+	}{
+		{
+			name:     "committed turn",
+			turn:     func(context.Context, int32) error { return nil },
+			want:     []int{http.StatusOK},
+			wantSeen: 1,
+		},
+		{
+			name: "store down, then Slack's retry is committed",
+			turn: func(_ context.Context, n int32) error {
+				if n <= 3 { // the adapter's own three attempts
+					return conversation.Errorf(conversation.Unavailable, "store down")
+				}
+				return nil
+			},
+			want:     []int{http.StatusServiceUnavailable, http.StatusOK},
+			wantSeen: 4,
+		},
+		{
+			name: "malformed for the engine: acknowledged, a retry would not help",
+			turn: func(context.Context, int32) error {
+				return conversation.Errorf(conversation.Invalid, "bad message")
+			},
+			want:     []int{http.StatusOK},
+			wantSeen: 1,
+		},
+		{
+			name: "turn slower than CommitWait",
+			turn: func(ctx context.Context, n int32) error {
+				if n == 1 {
+					time.Sleep(300 * time.Millisecond)
+				}
+				return nil
+			},
+			config:   func(c *slack.Config) { c.CommitWait = 50 * time.Millisecond },
+			want:     []int{http.StatusServiceUnavailable, http.StatusOK},
+			wantSeen: 2, // the engine recognises the retry as a duplicate
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []func(*slack.Config)
+			if tt.config != nil {
+				opts = append(opts, tt.config)
+			}
+			fx := newFixture(t, opts...)
+			var seen atomic.Int32
+			fx.eng.handle = func(ctx context.Context, m conversation.Message) (conversation.Result, error) {
+				return conversation.Result{}, tt.turn(ctx, seen.Add(1))
+			}
+			body := fx.fake.EventCallback("EvC1", slackfake.Event{Type: "message", ChannelType: "im", Channel: "D1", User: "UEMP", Text: "hello", TS: thread1})
+			for i, want := range tt.want {
+				res, err := fx.fake.RetryEvent(context.Background(), fx.srv.URL+"/slack/events", body, i)
+				if err != nil {
+					t.Fatalf("delivery %d: %v", i+1, err)
+				}
+				res.Body.Close()
+				if res.StatusCode != want {
+					t.Fatalf("delivery %d: status %d, want %d", i+1, res.StatusCode, want)
+				}
+				if want != http.StatusOK && res.Header.Get("Retry-After") == "" {
+					t.Errorf("delivery %d: 503 without Retry-After", i+1)
+				}
+			}
+			fx.close(t)
+			if got := seen.Load(); got != tt.wantSeen {
+				t.Errorf("engine saw %d deliveries, want %d", got, tt.wantSeen)
+			}
+		})
+	}
+}
