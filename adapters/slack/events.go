@@ -35,11 +35,11 @@ func (a *Adapter) InteractiveHandler() http.Handler { return http.HandlerFunc(a.
 type acceptResult int
 
 const (
-	accepted acceptResult = iota // queued for processing (committed, when the caller waited)
-	ignored                      // nothing to do; acknowledge it
-	busy                         // no room (or closing): let Slack retry
-	unready                      // Start has not succeeded yet
-	uncommitted                  // the turn failed or is not committed yet: let Slack retry
+	accepted    acceptResult = iota // queued for processing (committed, when the caller waited)
+	ignored                         // nothing to do; acknowledge it
+	busy                            // no room (or closing): let Slack retry
+	unready                         // Start has not succeeded yet
+	uncommitted                     // the turn failed or is not committed yet: let Slack retry
 )
 
 // handledEvents are the inner event types the adapter acts on.
