@@ -45,6 +45,10 @@ func openStore(ctx context.Context, c *Config) (conversation.Store, error) {
 			DB:         c.Store.Redis.DB,
 			Username:   c.Store.Redis.Username,
 			Password:   c.Store.Redis.Password,
+			// RESP2: tier0 uses no RESP3 push messages or client-side
+			// caching, and RESP3 makes the client look for pending
+			// pushes before every reply (about 3 % of the engine's CPU).
+			Protocol: 2,
 		})
 		s, err := redisstore.New(client, redisstore.Config{Prefix: c.Store.Redis.Prefix, IdleTTL: c.Store.IdleTTL})
 		if err != nil {

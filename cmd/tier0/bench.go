@@ -151,7 +151,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	}
 	fmt.Fprintf(stderr, "bench: redis at %s, %d conversations, %.0f turns/s offered for %s (mode %s)\n", addr, o.conversations, o.rate, o.duration, o.mode)
 
-	client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64})
+	client := redis.NewClient(&redis.Options{Addr: addr, PoolSize: 64, Protocol: 2}) // as serve (see openStore)
 	defer client.Close()
 	prefix := fmt.Sprintf("bench%d", time.Now().UnixNano())
 	baseline, err := redisBaseline(ctx, client, prefix, 2*time.Second)
