@@ -45,6 +45,7 @@ type benchOptions struct {
 	questions     string
 	knowledge     string
 	cpuProfile    string
+	streamNode    int
 }
 
 // runBench drives many concurrent conversations through the engine on a
@@ -71,6 +72,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&o.questions, "questions", "", "file with one question per line (default: questions.txt beside the config)")
 	fs.StringVar(&o.knowledge, "knowledge", "index", "index: answer from the real knowledge index; fixed: a constant cited answer, to measure the engine and Redis alone")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the load phase to this file")
+	fs.IntVar(&o.streamNode, "stream-node-max-bytes", recommendedStreamNodeBytes, "stream-node-max-bytes of the private redis-server (see README, Benchmark); 0 keeps the server's default (4096); ignored with -redis")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -148,6 +150,9 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		}
 		defer srv.Close()
 		addr = srv.Addr()
+		if err := setStreamNodeBytes(ctx, addr, o.streamNode); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintf(stderr, "bench: redis at %s, %d conversations, %.0f turns/s offered for %s (mode %s)\n", addr, o.conversations, o.rate, o.duration, o.mode)
 
@@ -229,6 +234,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		busy                              = make([]atomic.Bool, o.conversations)
 		turnNo                            = make([]int, o.conversations)
 	)
+	heapBefore := liveHeap()
 	if o.cpuProfile != "" {
 		f, err := os.Create(o.cpuProfile)
 		if err != nil {
@@ -357,6 +363,10 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	footprint, err := sampleRedisFootprint(ctx, client, prefix, o.conversations)
+	if err != nil {
+		return err
+	}
 	if o.redisAddr != "" { // someone else's Redis: leave it as we found it
 		if err := deletePrefix(ctx, client, prefix); err != nil {
 			fmt.Fprintf(stderr, "bench: could not remove the run's keys (prefix %s): %v\n", prefix, err)
@@ -373,6 +383,10 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		offered.Load(), skipped.Load(), handled.Load(), failed.Load(), loadTime.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "RESULT mode=%s knowledge=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f late=%d lost=%d duplicated=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",
 		o.mode, o.knowledge, convs, turns, float64(turns)/loadTime.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), missing.late, missing.lost, duplicated, failed.Load(), baseline, bytesPer)
+	// The heap of idle conversations: without the bench's own records.
+	*rec = benchRecorder{}
+	lat, hl, handleLat.d = nil, nil, nil
+	printMemory(stdout, convs, bytesPer, footprint, heapBefore, liveHeap())
 	return nil
 }
 
