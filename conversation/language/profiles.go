@@ -61,7 +61,7 @@ var Builtin = map[string]Profile{
 			wouldn't have has had haven't hasn't having how what why when where which who whom whose this that these
 			those there here of to for from with on at by about into onto after before up down out off over again
 			if then than just still please thanks thank hello any some every each need needs want wants keep
-			it's i'm i've i'll i'd im ive isn't aren't won't wasn't weren't you're you've let's there's what's
+			it's i'm i've i'll i'd ive isn't aren't won't wasn't weren't you're you've let's there's what's
 			anyone someone something anything nothing everything yet already too very much many more most`),
 		Words: words(`forgot forgotten reset password passwords locked account expired changed change install
 			installed setup set connect connected connection sign log login working work works broken printer print
@@ -70,7 +70,7 @@ var Builtin = map[string]Profile{
 			computer screen drive folder file deleted restore employee colleague company leave leaving job day days
 			week weeks long takes take come comes says shows stuck slow waterproof jacket jackets shoe shoes
 			boot boots binding bindings helmet goggles cost costs price cheap expensive weigh weighs home office
-			stolen lost left bought arrived back meeting room message use using tried trying under without
+			stolen lost left bought arrived back room message use using tried trying under without
 			which compatible between level beginner expert slope slopes off-piste touring lunch book`),
 		Suffixes: []string{"ing", "tion", "tions", "ly", "ed", "ness", "ment", "ful", "less", "able", "ous", "'s", "'t", "y", "s"},
 		Infixes:  []string{"th", "wh", "ou", "ea", "oo", "ay", "ow", "igh"},
