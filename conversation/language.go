@@ -60,6 +60,23 @@ func (c LanguageConfig) withDefaults() LanguageConfig {
 	return c
 }
 
+// languageNames are the English names of common languages, for staff
+// views (handoff card, console, analytics).
+var languageNames = map[string]string{
+	"de": "German", "en": "English", "fr": "French", "it": "Italian", "es": "Spanish", "nl": "Dutch",
+	"pl": "Polish", "pt": "Portuguese", "tr": "Turkish", "cs": "Czech", "da": "Danish", "sv": "Swedish",
+}
+
+// LanguageName returns "German (de)" for "de": the English name with the
+// code, or the code alone for a language without a known name.
+func LanguageName(code string) string {
+	code = BaseLanguage(code)
+	if n, ok := languageNames[code]; ok {
+		return n + " (" + code + ")"
+	}
+	return code
+}
+
 // phonePrefixes maps the international calling codes of a phone number to
 // the language most of its users write (a prior only; the text decides).
 var phonePrefixes = []struct{ prefix, lang string }{

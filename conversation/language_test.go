@@ -190,3 +190,148 @@ func TestBaseLanguage(t *testing.T) {
 		}
 	}
 }
+
+// englishSentences are every built-in English sentence and flow question:
+// none may reach a German conversation.
+func englishSentences(flows ...conversation.ConsultFlow) []string {
+	en, _ := conversation.BuiltinTexts("en")
+	var out []string
+	v := reflect.ValueOf(en)
+	for i := 0; i < v.NumField(); i++ {
+		if f := v.Field(i); f.Kind() == reflect.String {
+			// The part before the first placeholder is what a filled
+			// sentence starts with.
+			s, _, _ := strings.Cut(f.String(), "{")
+			out = append(out, strings.TrimSpace(s))
+		}
+	}
+	for _, f := range flows {
+		out = append(out, f.Questions...)
+	}
+	return out
+}
+
+// assertGerman fails when a bot sentence or button label of outs (what
+// the customer sees; knowledge answers excepted) is English.
+func assertGerman(tb testing.TB, outs []conversation.Outbound, flows ...conversation.ConsultFlow) {
+	tb.Helper()
+	for _, p := range notGerman(outs, flows...) {
+		tb.Error(p)
+	}
+}
+
+// notGerman describes each bot sentence or button label of outs that is
+// an English built-in sentence or reads as not German.
+func notGerman(outs []conversation.Outbound, flows ...conversation.ConsultFlow) []string {
+	var problems []string
+	english := englishSentences(flows...)
+	d, _ := language.New(language.Config{Languages: []string{"de", "en"}})
+	for _, o := range outs {
+		if o.Kind == conversation.KindStaff || o.Kind == conversation.KindAgent {
+			continue
+		}
+		texts := []string{}
+		if o.Kind != conversation.KindAnswer {
+			texts = append(texts, o.Text)
+		}
+		for _, b := range o.Buttons {
+			if b.Action.ID != conversation.ActionConsult && b.Action.ID != conversation.ActionCSAT {
+				texts = append(texts, b.Label)
+			}
+		}
+		for _, s := range texts {
+			for _, e := range english {
+				if len(e) >= 12 && strings.HasPrefix(s, e) || s == e {
+					problems = append(problems, fmt.Sprintf("German conversation got the English %s sentence %q", o.Kind, s))
+				}
+			}
+			if g := d.Detect(s, ""); len(strings.Fields(s)) >= 3 && g.Language != "de" {
+				problems = append(problems, fmt.Sprintf("German conversation got %q (%s), detected as %+v", s, o.Kind, g))
+			}
+		}
+	}
+	return problems
+}
+
+// A whole German conversation through the engine: German question →
+// German consulting questions → handoff in German → agent joins and
+// replies → resolved with the German satisfaction question → thanks.
+// Every sentence the bot says on its own is German.
+func TestEngineGermanConversation(t *testing.T) {
+	e, s := languageEngine(t)
+	ctx := context.Background()
+	key := "webchat:de"
+	var all []conversation.Outbound
+	say := func(n int, text string, a *conversation.Action) []conversation.Outbound {
+		t.Helper()
+		m := msg(key, fmt.Sprint("de", n), text)
+		m.Action = a
+		res, err := e.Handle(ctx, m)
+		if err != nil {
+			t.Fatalf("message %d %q: %v", n, text, err)
+		}
+		all = append(all, res.Outbound...)
+		return res.Outbound
+	}
+	first := func(outs []conversation.Outbound) conversation.Outbound {
+		t.Helper()
+		for _, o := range outs {
+			if o.Kind != conversation.KindStaff {
+				return o
+			}
+		}
+		t.Fatalf("no customer message in %+v", outs)
+		return conversation.Outbound{}
+	}
+	de, _ := conversation.BuiltinTexts("de")
+	if got := first(say(1, "Mein VPN verbindet sich nicht mehr", nil)); got.Text != "Welches Gerät nutzen Sie?" || got.Kind != conversation.KindConsulting {
+		t.Fatalf("first reply %q (%s), want the German consulting question", got.Text, got.Kind)
+	}
+	if got := first(say(2, "Windows 11 Laptop", nil)); got.Text != "Welche Fehlermeldung sehen Sie?" {
+		t.Fatalf("second reply %q, want the second German question", got.Text)
+	}
+	got := first(say(3, "Fehler 809", nil))
+	if got.Kind != conversation.KindHandoff || !strings.HasPrefix(got.Text, "Ich habe Ihr Anliegen als Ticket IT-") {
+		t.Fatalf("third reply %q (%s), want the German handoff", got.Text, got.Kind)
+	}
+	if c := load(t, s, key); c.Language != "de" || len(c.Slots) != 2 || c.Slots[0].Question != "Welches Gerät nutzen Sie?" {
+		t.Fatalf("conversation language %q, slots %+v", c.Language, c.Slots)
+	}
+	agent := conversation.Identity{ID: "a1", DisplayName: "Ada"}
+	for i, a := range []conversation.AgentAction{
+		{Kind: conversation.AgentReply, Text: "Bitte starten Sie den Client neu."},
+		{Kind: conversation.AgentResolve},
+	} {
+		a.ConversationKey, a.DedupeKey, a.Agent = key, fmt.Sprint("a", i), agent
+		res, err := e.Act(ctx, a)
+		if err != nil {
+			t.Fatalf("agent %s: %v", a.Kind, err)
+		}
+		all = append(all, res.Outbound...)
+	}
+	var texts []string
+	for _, o := range all {
+		texts = append(texts, o.Text)
+	}
+	joined := strings.Join(texts, "\n")
+	for _, want := range []string{"Ada hat Ihr Anliegen übernommen", "Bitte starten Sie den Client neu.", strings.Split(de.Resolved, "{")[0]} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("outbound texts lack %q:\n%s", want, joined)
+		}
+	}
+	if got := first(say(4, "", &conversation.Action{ID: conversation.ActionCSAT, Value: "5"})); got.Text != de.CSATThanks {
+		t.Errorf("CSAT reply %q, want %q", got.Text, de.CSATThanks)
+	}
+	assertGerman(t, all, germanVPN)
+	// The check itself catches English sentences, labels and questions.
+	en, _ := conversation.BuiltinTexts("en")
+	english := []conversation.Outbound{
+		{Kind: conversation.KindNotice, Text: strings.ReplaceAll(en.Resolved, "{ticket}", "IT-1")},
+		{Kind: conversation.KindNotSure, Text: "Ich weiß nicht.", Buttons: []conversation.Button{{Action: conversation.Action{ID: conversation.ActionHuman}, Label: en.ButtonHuman}}},
+		{Kind: conversation.KindConsulting, Text: vpnFlow.Questions[1]},
+		{Kind: conversation.KindNotice, Text: "Please hold on, someone is coming"},
+	}
+	if got := notGerman(english, germanVPN); len(got) < len(english) {
+		t.Errorf("notGerman found %d problems in %d English messages: %q", len(got), len(english), got)
+	}
+}

@@ -191,7 +191,13 @@ func (d *Desk) Escalate(_ context.Context, t conversation.Ticket) (conversation.
 // routingInput is what the rules see of a conversation: its channel, the
 // customer's language, their recent words and the latest sentiment.
 func routingInput(c *conversation.Conversation) RoutingInput {
-	in := RoutingInput{Channel: c.Channel, Language: c.User.Locale}
+	// The conversation's language; the platform locale when it says the
+	// same language more precisely ("de-AT"), for regional rules.
+	lang := c.Language
+	if lang == "" || conversation.BaseLanguage(c.User.Locale) == lang {
+		lang = c.User.Locale
+	}
+	in := RoutingInput{Channel: c.Channel, Language: lang}
 	var words []string
 	for i := len(c.History) - 1; i >= 0 && len(words) < 5; i-- {
 		tn := c.History[i]
@@ -243,6 +249,9 @@ func Card(t conversation.Ticket, r conversation.HandoffRequest, turns int) strin
 	var b strings.Builder
 	fmt.Fprintf(&b, "New ticket %s (%s, %s) for %s\n", t.ID, t.Priority, t.Team, name(c.User))
 	fmt.Fprintf(&b, "Reason: %s · Channel: %s · Conversation: %s\n", r.Reason, c.Channel, c.Key)
+	if c.Language != "" {
+		fmt.Fprintf(&b, "Language: %s (write to the customer in it; replies are not translated)\n", conversation.LanguageName(c.Language))
+	}
 	if c.User.Phone != "" {
 		fmt.Fprintf(&b, "Phone: %s\n", c.User.Phone)
 	}

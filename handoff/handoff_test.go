@@ -236,6 +236,15 @@ func TestCard(t *testing.T) {
 			t.Fatalf("Card with a phone number:\n got %q\nwant it to end with %q", got, want)
 		}
 	})
+	t.Run("Language", func(t *testing.T) {
+		c := vpnConversation()
+		c.Language, c.History = "de", nil
+		got := handoff.Card(tk, conversation.HandoffRequest{Conversation: c, Reason: "customer_request"}, 10)
+		want := "Reason: customer_request · Channel: webchat · Conversation: webchat:s1\nLanguage: German (de) (write to the customer in it; replies are not translated)\nTranscript:\n"
+		if !strings.HasSuffix(got, want) {
+			t.Fatalf("Card of a German conversation:\n got %q\nwant it to end with %q", got, want)
+		}
+	})
 	t.Run("NoDisplayName", func(t *testing.T) {
 		c := vpnConversation()
 		c.User.DisplayName, c.History = "", nil
@@ -338,17 +347,20 @@ func TestOpenAppliesPriorityAndRoutingRules(t *testing.T) {
 	tests := []struct {
 		name         string
 		locale       string
+		language     string // detected; "" = not known
 		text         string
 		sentiment    float64
 		now          time.Time
 		wantPriority string
 		wantTeam     string
 	}{
-		{"default", "en", "my mouse is slow", 0, monday10, "P3", "IT Service Desk"},
-		{"outage keyword", "en", "VPN outage in Munich", 0, monday10, "P1", "IT Service Desk"},
-		{"angry customer", "en", "still broken", -0.7, monday10, "P2", "IT Service Desk"},
-		{"german in hours", "de-DE", "Drucker geht nicht", 0, monday10, "P3", "IT Service Desk DE"},
-		{"german out of hours", "de", "Totaler Ausfall!", 0, sunday10, "P1", "On-call"},
+		{"default", "en", "", "my mouse is slow", 0, monday10, "P3", "IT Service Desk"},
+		{"outage keyword", "en", "", "VPN outage in Munich", 0, monday10, "P1", "IT Service Desk"},
+		{"angry customer", "en", "", "still broken", -0.7, monday10, "P2", "IT Service Desk"},
+		{"german in hours", "de-DE", "", "Drucker geht nicht", 0, monday10, "P3", "IT Service Desk DE"},
+		{"german out of hours", "de", "", "Totaler Ausfall!", 0, sunday10, "P1", "On-call"},
+		{"detected german beats an english locale", "en-US", "de", "Drucker geht nicht", 0, monday10, "P3", "IT Service Desk DE"},
+		{"detected english beats a german locale", "de-DE", "en", "printer is broken", 0, monday10, "P3", "IT Service Desk"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -359,7 +371,7 @@ func TestOpenAppliesPriorityAndRoutingRules(t *testing.T) {
 				t.Fatal(err)
 			}
 			conv := &conversation.Conversation{Key: "webchat:r", Channel: conversation.ChannelWebChat, User: conversation.Identity{ID: "u", Locale: tt.locale},
-				History: []conversation.Turn{{Role: conversation.RoleCustomer, Text: tt.text, Sentiment: tt.sentiment}}}
+				Language: tt.language, History: []conversation.Turn{{Role: conversation.RoleCustomer, Text: tt.text, Sentiment: tt.sentiment}}}
 			tk, _, err := desk.Open(context.Background(), conversation.HandoffRequest{Conversation: conv, Reason: "customer_request"})
 			if err != nil {
 				t.Fatal(err)

@@ -212,12 +212,12 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, ev
 	if err != nil {
 		return nil, fmt.Errorf("handoff: %w", err)
 	}
-	texts := conversation.Texts{NotSure: c.Texts.NotSure, HandoffOpened: c.Texts.HandoffOpened, HumanKeywords: c.Texts.HumanKeywords}
-	consulting := conversation.ConsultingConfig{MaxQuestions: c.Consulting.MaxQuestions}
-	for _, f := range c.Consulting.Flows {
-		consulting.Flows = append(consulting.Flows, conversation.ConsultFlow{Name: f.Name, Keywords: f.Keywords, Questions: f.Questions})
+	lang, texts, flows, err := c.engineLanguage()
+	if err != nil {
+		return nil, fmt.Errorf("language: %w", err)
 	}
-	cfg := conversation.EngineConfig{Texts: texts, Logger: log, Consulting: consulting, Events: events}
+	consulting := conversation.ConsultingConfig{MaxQuestions: c.Consulting.MaxQuestions, Flows: flows}
+	cfg := conversation.EngineConfig{Texts: texts, Language: lang, Logger: log, Consulting: consulting, Events: events}
 	if *c.Handoff.Frustration {
 		cfg.Sentiment = handoff.NewLexiconScorer()
 	}

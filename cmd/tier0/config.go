@@ -30,6 +30,8 @@ type Config struct {
 	Handoff   HandoffConfig   `yaml:"handoff"`
 	WebChat   WebChatConfig   `yaml:"webchat"`
 	Texts     TextsConfig     `yaml:"texts"`
+	// Language: the languages the bot detects and speaks.
+	Language LanguageConfig `yaml:"language"`
 	// Consulting: the questions asked before a thread goes to a person.
 	Consulting ConsultingConfig `yaml:"consulting"`
 	// Console: the web agent console at /console/.
@@ -200,9 +202,11 @@ type ConsultingConfig struct {
 
 // FlowConfig is the consulting of one topic.
 type FlowConfig struct {
-	Name      string   `yaml:"name"`
-	Keywords  []string `yaml:"keywords"`
-	Questions []string `yaml:"questions"`
+	Name     string   `yaml:"name"`
+	Keywords []string `yaml:"keywords"`
+	// Questions are asked one at a time; each is a sentence or a map of
+	// language code to sentence (see Localized).
+	Questions []Localized `yaml:"questions"`
 }
 
 // ConsoleConfig configures the web agent console. Accounts hold bcrypt
@@ -222,13 +226,6 @@ type AccountConfig struct {
 	Name         string   `yaml:"name"`
 	PasswordHash string   `yaml:"password_hash"`
 	Teams        []string `yaml:"teams"`
-}
-
-// TextsConfig overrides the bot's own sentences.
-type TextsConfig struct {
-	NotSure       string   `yaml:"not_sure"`
-	HandoffOpened string   `yaml:"handoff_opened"`
-	HumanKeywords []string `yaml:"human_keywords"`
 }
 
 // DefaultConfigPath is used when no -config flag is given.
@@ -344,6 +341,7 @@ func (c *Config) setDefaults() {
 		c.WebChat.Title = c.Name
 	}
 	c.channelDefaults()
+	c.languageDefaults()
 }
 
 // Validate reports the first invalid setting.
@@ -383,6 +381,9 @@ func (c *Config) Validate() error {
 	}
 	if c.WebChat.Secret != "" && len(c.WebChat.Secret) < 32 {
 		return fmt.Errorf("TIER0_WEBCHAT_SECRET must be at least 32 characters")
+	}
+	if err := c.validateLanguage(); err != nil {
+		return err
 	}
 	return c.validateChannels()
 }
