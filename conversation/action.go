@@ -428,9 +428,15 @@ func cleanField(s string) string {
 	return s
 }
 
-// fillTemplate replaces {name} in tmpl with values (cleaned); unknown
-// placeholders become "".
+// fillTemplate replaces {name} in tmpl with values, cleaned as data.
 func fillTemplate(tmpl string, values ...map[string]string) string {
+	return FillPlaceholders(tmpl, cleanField, values...)
+}
+
+// FillPlaceholders replaces each {name} in tmpl (name: a-z, 0-9, _) by
+// the first of values that has it, passed through escape (nil: as it
+// is); a name none has becomes "". Other text in braces is kept.
+func FillPlaceholders(tmpl string, escape func(string) string, values ...map[string]string) string {
 	var b strings.Builder
 	for {
 		i := strings.IndexByte(tmpl, '{')
@@ -446,12 +452,17 @@ func fillTemplate(tmpl string, values ...map[string]string) string {
 		b.WriteString(tmpl[:i])
 		name := tmpl[i+1 : i+j]
 		if actionNameRe.MatchString(name) {
+			v := ""
 			for _, m := range values {
-				if v, ok := m[name]; ok {
-					b.WriteString(cleanField(v))
+				if x, ok := m[name]; ok {
+					v = x
 					break
 				}
 			}
+			if escape != nil {
+				v = escape(v)
+			}
+			b.WriteString(v)
 		} else {
 			b.WriteString(tmpl[i : i+j+1])
 		}

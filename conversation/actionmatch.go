@@ -1,6 +1,7 @@
 package conversation
 
 import (
+	"math"
 	"strings"
 	"unicode/utf8"
 )
@@ -17,9 +18,14 @@ import (
 // stemLen is how many letters of a word the matcher compares.
 const stemLen = 5
 
-// actionMatcher holds the stemmed examples of every action.
+// actionMatcher holds the stemmed examples of every action, each
+// action's vocabulary (the stems of all its examples) and a weight per
+// stem: stems that several actions share say less about which one is meant.
 type actionMatcher struct {
 	examples []matchExample
+	vocab    []map[string]bool
+	weight   map[string]float64
+	unknown  float64 // weight of a stem no action uses
 }
 
 type matchExample struct {
@@ -28,44 +34,84 @@ type matchExample struct {
 }
 
 func newActionMatcher(specs []ActionSpec) actionMatcher {
-	var m actionMatcher
+	m := actionMatcher{vocab: make([]map[string]bool, len(specs)), weight: map[string]float64{}}
+	df := map[string]int{}
 	for i := range specs {
+		m.vocab[i] = map[string]bool{}
 		for _, list := range specs[i].Examples {
 			for _, ex := range list {
-				if st := stems(ex); len(st) > 0 {
-					m.examples = append(m.examples, matchExample{action: i, stems: st})
+				st := stems(ex)
+				if len(st) == 0 {
+					continue
+				}
+				m.examples = append(m.examples, matchExample{action: i, stems: st})
+				for _, s := range st {
+					if !m.vocab[i][s] {
+						m.vocab[i][s] = true
+						df[s]++
+					}
 				}
 			}
 		}
 	}
+	n := float64(max(len(specs), 1))
+	for s, d := range df {
+		m.weight[s] = 1 + math.Log(n/float64(d))
+	}
+	m.unknown = 1 + math.Log(n)
 	return m
 }
 
-// best returns the index of the best-matching action and its score, or
-// -1 when no example shares a word with text.
+func (m actionMatcher) w(s string) float64 {
+	if w, ok := m.weight[s]; ok {
+		return w
+	}
+	return m.unknown
+}
+
+// best returns the index of the best-matching action and its score in
+// [0,1], or -1 when no example shares a word with text. An example's
+// score is the mean of the weighted share of its stems the message has
+// and the weighted share of the message's stems it has; an action's is
+// its best example's, or, when higher, the weighted share of the
+// message's stems its whole vocabulary has (times 0.9).
 func (m actionMatcher) best(text string) (int, float64) {
 	msg := stems(text)
 	if len(msg) == 0 {
 		return -1, 0
 	}
 	set := make(map[string]bool, len(msg))
+	total := 0.0
 	for _, s := range msg {
 		set[s] = true
+		total += m.w(s)
 	}
 	bestIdx, bestScore := -1, 0.0
 	for _, ex := range m.examples {
-		hit := 0
+		hit, exw := 0.0, 0.0
 		for _, s := range ex.stems {
+			exw += m.w(s)
 			if set[s] {
-				hit++
+				hit += m.w(s)
 			}
 		}
 		if hit == 0 {
 			continue
 		}
-		score := 0.7*float64(hit)/float64(len(ex.stems)) + 0.3*float64(min(hit, len(msg)))/float64(len(msg))
+		score := 0.5*hit/exw + 0.5*hit/total
 		if score > bestScore {
 			bestIdx, bestScore = ex.action, score
+		}
+	}
+	for i, v := range m.vocab {
+		hit := 0.0
+		for _, s := range msg {
+			if v[s] {
+				hit += m.w(s)
+			}
+		}
+		if score := 0.9 * hit / total; score > bestScore {
+			bestIdx, bestScore = i, score
 		}
 	}
 	return bestIdx, bestScore
@@ -78,6 +124,9 @@ func stems(text string) []string {
 	for _, w := range strings.Fields(normalizeWords(foldUmlauts(text))) {
 		if matchStopWords[w] || isNumberish(w) {
 			continue
+		}
+		if n := len(w); n > 3 && w[n-1] == 's' && w[n-2] != 's' {
+			w = w[:n-1] // English plurals: items → item
 		}
 		if utf8.RuneCountInString(w) > stemLen {
 			w = string([]rune(w)[:stemLen])

@@ -50,7 +50,7 @@ type RateLimit struct {
 
 func (c ActionsConfig) withDefaults() ActionsConfig {
 	if c.MinScore <= 0 {
-		c.MinScore = 0.62
+		c.MinScore = 0.6
 	}
 	if c.PerUser.Runs == 0 {
 		c.PerUser.Runs = 10
@@ -223,6 +223,9 @@ func (t *turn) actionTurn(ctx context.Context) (bool, error) {
 		if spec == nil {
 			c.PendingAction = nil
 			return false, nil
+		}
+		if p.Params == nil { // stored without any value yet
+			p.Params = map[string]string{}
 		}
 		return true, t.continueAction(ctx, spec, p)
 	}
@@ -574,4 +577,14 @@ func ticketStatusWord(status, lang string) string {
 		return w
 	}
 	return status
+}
+
+// MatchAction returns the action text would start and its score, or ""
+// when none reaches the configured MinScore (for evaluation and tools).
+func (e *Engine) MatchAction(text string) (string, float64) {
+	i, score := e.actions.match.best(text)
+	if i < 0 || score < e.actions.cfg.MinScore {
+		return "", score
+	}
+	return e.actions.cfg.Actions[i].Name, score
 }

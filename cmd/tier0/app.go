@@ -217,7 +217,11 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, ev
 		return nil, fmt.Errorf("language: %w", err)
 	}
 	consulting := conversation.ConsultingConfig{MaxQuestions: c.Consulting.MaxQuestions, Flows: flows}
-	cfg := conversation.EngineConfig{Texts: texts, Language: lang, Logger: log, Consulting: consulting, Events: events}
+	acts, err := buildActions(c)
+	if err != nil {
+		return nil, err
+	}
+	cfg := conversation.EngineConfig{Texts: texts, Language: lang, Logger: log, Consulting: consulting, Events: events, Actions: acts}
 	if *c.Handoff.Frustration {
 		cfg.Sentiment = handoff.NewLexiconScorer()
 	}

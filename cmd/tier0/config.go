@@ -44,6 +44,9 @@ type Config struct {
 	WhatsAppCloud WhatsAppCloudConfig `yaml:"whatsapp_cloud"`
 	// Leader: the lease of the single-connection channels.
 	Leader LeaderConfig `yaml:"leader"`
+	// Actions: what the bot does besides answering (order status,
+	// returns, account unlock, ticket status).
+	Actions ActionsConfig `yaml:"actions"`
 
 	// dir is the directory of the config file; relative paths in the
 	// file are resolved against it.
@@ -285,6 +288,7 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 	str("TIER0_CONSOLE_SECRET", &c.Console.Secret)
 	str("TIER0_CONSOLE_PASSWORD", &c.Console.AdminPass)
 	c.channelEnv(str)
+	c.actionsEnv(getenv)
 	if v := getenv("TIER0_REDIS_ADDR"); v != "" {
 		c.Store.Redis.Addrs = strings.Split(v, ",")
 		if c.Store.Driver == "" || getenv("TIER0_STORE") == "" {
@@ -383,6 +387,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("TIER0_WEBCHAT_SECRET must be at least 32 characters")
 	}
 	if err := c.validateLanguage(); err != nil {
+		return err
+	}
+	if err := c.validateActions(); err != nil {
 		return err
 	}
 	return c.validateChannels()

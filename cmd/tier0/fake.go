@@ -25,6 +25,7 @@ import (
 // prints what the bot posts on the fake.
 
 const fakeUsage = `usage: tier0 fake slack|teams|telegram|whatsapp [-listen 127.0.0.1:PORT] [-tier0 http://localhost:8080] [-wait 30s]
+       tier0 fake shop-api|it-api [-listen 127.0.0.1:PORT] [-token T] [-latency 0s]
 
 Starts a local fake of the platform, prints the settings for "tier0 serve",
 then sends each line you type as a message of a test user and prints what
@@ -112,6 +113,9 @@ func runFake(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return errors.New("fake: name the platform: slack, teams, telegram or whatsapp")
 	}
 	platform := strings.ToLower(args[0])
+	if _, ok := fakeBackends[platform]; ok {
+		return runFakeBackend(ctx, platform, args[1:], stdout, stderr)
+	}
 	spec, ok := fakeSpecs[platform]
 	if !ok {
 		fmt.Fprint(stderr, fakeUsage)

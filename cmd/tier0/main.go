@@ -32,6 +32,7 @@ Usage:
   tier0 passwd < password              print the bcrypt hash of a password for console.accounts
   tier0 whatsapp pair [-phone NUMBER]  link this server to a WhatsApp account (QR code, or a pairing code)
   tier0 fake slack|teams|telegram|whatsapp   a local fake of that platform to try the channel offline
+  tier0 fake shop-api|it-api                 the sample back ends of the shop's and the IT desk's actions
   tier0 help                           this text
 
 Run "tier0 <command> -h" for the flags of a command. Settings come from the
