@@ -259,10 +259,7 @@ func (t *turn) stale() error {
 // continueAction takes the customer's answer to the pending question.
 func (t *turn) continueAction(ctx context.Context, spec *ActionSpec, p *PendingAction) error {
 	m := t.msg
-	lang := p.Lang
-	if l := detectLanguage(t.conv, m); l != "en" || lang == "" {
-		lang = l
-	}
+	lang := t.actionLanguage()
 	p.Lang = lang
 	tx := actionTexts(t.e.actions.cfg.Texts, lang)
 	text := m.Text
