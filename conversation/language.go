@@ -29,8 +29,9 @@ const EventLanguage EventType = "language"
 // LanguageConfig configures how the engine keeps each conversation's
 // language (Conversation.Language).
 type LanguageConfig struct {
-	// Detector, when set, reads every customer message; without it the
-	// language comes from the platform locale only.
+	// Detector, when set, reads every customer message, with the platform
+	// locale as prior. Without it every conversation is in the Default
+	// language.
 	Detector LanguageDetector
 	// Default is the language of conversations nothing tells about
 	// (default DefaultLanguage); Texts, flows and knowledge use it then.
@@ -77,6 +78,24 @@ func LanguageName(code string) string {
 	return code
 }
 
+// MaxLocaleLen bounds a platform locale tag, in bytes.
+const MaxLocaleLen = 35
+
+// CleanLocale returns tag when it is shaped like a BCP 47 tag (ASCII
+// letters, digits and hyphens, starting with a language subtag, at most
+// MaxLocaleLen bytes), else "": a platform's locale field is outside input.
+func CleanLocale(tag string) string {
+	if len(tag) > MaxLocaleLen || BaseLanguage(tag) == "" {
+		return ""
+	}
+	for _, c := range []byte(tag) {
+		if !(c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return ""
+		}
+	}
+	return tag
+}
+
 // phonePrefixes maps the international calling codes of a phone number to
 // the language most of its users write (a prior only; the text decides).
 var phonePrefixes = []struct{ prefix, lang string }{
@@ -108,6 +127,9 @@ func PhoneLocale(phone string) string {
 // language. It records a language event when the language changes.
 func (t *turn) detectLanguage() {
 	cfg, c, m := t.e.cfg.Language, t.conv, t.msg
+	if cfg.Detector == nil {
+		return
+	}
 	locale := BaseLanguage(m.User.Locale)
 	prior := c.Language
 	if prior == "" {
@@ -116,7 +138,7 @@ func (t *turn) detectLanguage() {
 	// A clicked button (no text) says nothing about the language.
 	text := m.Text
 	next := prior
-	if cfg.Detector != nil && strings.TrimSpace(text) != "" {
+	if strings.TrimSpace(text) != "" {
 		g := cfg.Detector.Detect(text, prior)
 		g.Language = BaseLanguage(g.Language)
 		switch {

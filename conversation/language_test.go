@@ -183,6 +183,14 @@ func TestPhoneLocale(t *testing.T) {
 	}
 }
 
+func TestCleanLocale(t *testing.T) {
+	for tag, want := range map[string]string{"de": "de", "de-AT": "de-AT", "pt-BR": "pt-BR", "en_US": "", "de<script>": "", strings.Repeat("a", 40): "", "": "", "1de": ""} {
+		if got := conversation.CleanLocale(tag); got != want {
+			t.Errorf("CleanLocale(%q) = %q, want %q", tag, got, want)
+		}
+	}
+}
+
 func TestBaseLanguage(t *testing.T) {
 	for tag, want := range map[string]string{"de-DE": "de", "DE": "de", "de_CH.UTF-8": "de", "en": "en", "": "", "x": "", "123": "", "deutsch": ""} {
 		if got := conversation.BaseLanguage(tag); got != want {

@@ -70,12 +70,12 @@ func displayName(u *models.User) string {
 
 // customerIdentity is the Identity of a Telegram user writing to the bot.
 func customerIdentity(u *models.User) conversation.Identity {
-	return conversation.Identity{ID: itoa(u.ID), DisplayName: displayName(u), Locale: u.LanguageCode}
+	return conversation.Identity{ID: itoa(u.ID), DisplayName: displayName(u), Locale: conversation.CleanLocale(u.LanguageCode)}
 }
 
 // agentIdentity is the Identity of an agent in the staff group.
 func agentIdentity(u *models.User) conversation.Identity {
-	return conversation.Identity{ID: "telegram:" + itoa(u.ID), DisplayName: displayName(u), Locale: u.LanguageCode}
+	return conversation.Identity{ID: "telegram:" + itoa(u.ID), DisplayName: displayName(u), Locale: conversation.CleanLocale(u.LanguageCode)}
 }
 
 func isGroup(c models.Chat) bool {

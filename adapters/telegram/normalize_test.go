@@ -28,6 +28,7 @@ func TestNormalize(t *testing.T) {
 		key, thread, msgID, text string
 		files                    []conversation.Attachment
 		action                   *conversation.Action
+		noLocale                 bool // the update's language_code is dropped
 	}
 	tests := []struct {
 		name   string
@@ -106,6 +107,9 @@ func TestNormalize(t *testing.T) {
 		{name: "entity out of range",
 			raw:  `{"update_id":1,"message":{"message_id":17,"date":1,"chat":{"id":7001,"type":"private"},"from":{"id":7001,"is_bot":false,"first_name":"Sam","last_name":"Shopper","language_code":"de"},"text":"@x hi","entities":[{"type":"mention","offset":50,"length":9}]}}`,
 			want: &want{key: "telegram:7001", msgID: "17", text: "@x hi"}},
+		{name: "language_code that is no language tag is dropped",
+			raw:  `{"update_id":1,"message":{"message_id":18,"date":1,"chat":{"id":7001,"type":"private"},"from":{"id":7001,"is_bot":false,"first_name":"Sam","last_name":"Shopper","language_code":"de\"><script>"},"text":"hallo"}}`,
+			want: &want{key: "telegram:7001", msgID: "18", text: "hallo", noLocale: true}},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -150,6 +154,9 @@ func TestNormalize(t *testing.T) {
 			}
 			if tt.want.action != nil {
 				wantMsg.User = conversation.Identity{ID: "7001", DisplayName: "Sam Shopper", Locale: "de"}
+			}
+			if tt.want.noLocale {
+				wantMsg.User.Locale = ""
 			}
 			if !reflect.DeepEqual(m, wantMsg) {
 				t.Fatalf("message =\n%+v\nwant\n%+v", m, wantMsg)

@@ -139,7 +139,7 @@ func (a *Adapter) normalize(ctx context.Context, e *events.Message) (inbound, sk
 			ConversationKey: key,
 			PlatformMsgID:   info.ID,
 			DedupeKey:       "wa:" + keyUser + ":" + info.ID,
-			User:            conversation.Identity{ID: userID, DisplayName: cleanLine(info.PushName, 100), Phone: e164(phone)},
+			User:            conversation.Identity{ID: userID, DisplayName: cleanLine(info.PushName, 100), Phone: e164(phone), Locale: conversation.PhoneLocale(e164(phone))},
 			SentAt:          ts,
 			ReceivedAt:      now,
 		},

@@ -42,7 +42,7 @@ func TestNormalize(t *testing.T) {
 
 	lidKey := "whatsapp:" + shopperLID.User
 	pnKey := "whatsapp:" + shopperPN.User
-	sam := conversation.Identity{ID: shopperPN.String(), DisplayName: "Sam Shopper", Phone: "+" + shopperPN.User}
+	sam := conversation.Identity{ID: shopperPN.String(), DisplayName: "Sam Shopper", Phone: "+" + shopperPN.User, Locale: "de"} // +49: a German prior
 	samLID := conversation.Identity{ID: shopperLID.String(), DisplayName: "Sam Shopper"}
 	otherLID := types.NewJID("999999999999999", types.HiddenUserServer)
 
@@ -75,7 +75,7 @@ func TestNormalize(t *testing.T) {
 			Text: "Hello"}},
 		{name: "phone sender whose lid the store knows", evt: mapped, want: conversation.Message{
 			ConversationKey: "whatsapp:" + otherLID.User, PlatformMsgID: "M7", DedupeKey: "wa:" + otherLID.User + ":M7",
-			User: conversation.Identity{ID: otherLID.String(), DisplayName: "Sam Shopper", Phone: "+" + otherPN.User}, Text: "Hi there"}},
+			User: conversation.Identity{ID: otherLID.String(), DisplayName: "Sam Shopper", Phone: "+" + otherPN.User, Locale: "de"}, Text: "Hi there"}},
 		{name: "overlong text is cut", evt: long, wantTL: conversation.MaxTextLen, want: conversation.Message{
 			ConversationKey: pnKey, PlatformMsgID: "M8", DedupeKey: "wa:" + shopperPN.User + ":M8", User: sam}},
 		{name: "group when configured", cfg: whatsapp.Config{Groups: true}, evt: group, want: conversation.Message{
@@ -161,5 +161,6 @@ func TestNormalizeSkips(t *testing.T) {
 
 func withPhone(id conversation.Identity, pn types.JID) conversation.Identity {
 	id.Phone = "+" + pn.User
+	id.Locale = conversation.PhoneLocale(id.Phone)
 	return id
 }

@@ -176,7 +176,7 @@ func (a *Adapter) normalizeMessage(wm waMessage, names map[string]string, now ti
 		ConversationKey: ConversationKey(wm.From),
 		PlatformMsgID:   wm.ID,
 		DedupeKey:       DedupePrefix + wm.ID,
-		User:            conversation.Identity{ID: wm.From, DisplayName: cleanLine(name, 128), Phone: "+" + wm.From},
+		User:            conversation.Identity{ID: wm.From, DisplayName: cleanLine(name, 128), Phone: "+" + wm.From, Locale: conversation.PhoneLocale("+" + wm.From)},
 		ReceivedAt:      now,
 	}
 	if sec, err := strconv.ParseInt(wm.Timestamp, 10, 64); err == nil && sec > 0 {

@@ -47,7 +47,7 @@ func TestNormalize(t *testing.T) {
 	h := newHarness(t, nil)
 	ids := offered(t, h)
 	key := whatsappcloud.ConversationKey(shopper)
-	user := conversation.Identity{ID: shopper, DisplayName: "Kerry Fisher", Phone: "+" + shopper}
+	user := conversation.Identity{ID: shopper, DisplayName: "Kerry Fisher", Phone: "+" + shopper, Locale: "de"} // +49: a German prior
 	base := func(id string) conversation.Message {
 		return conversation.Message{Channel: conversation.ChannelWhatsApp, ConversationKey: key, PlatformMsgID: id,
 			DedupeKey: "wac:" + id, User: user}

@@ -177,7 +177,7 @@ func (c *Composer) compose(ctx context.Context, q conversation.Query, onDelta fu
 		return extractive, nil
 	}
 	passages := g.Passages[:min(len(g.Passages), c.cfg.MaxPassages)]
-	req := c.buildRequest(q.Text, passages)
+	req := c.buildRequest(q.Text, q.Language, passages)
 
 	bctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()

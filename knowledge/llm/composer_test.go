@@ -246,6 +246,46 @@ func TestComposerRequestGolden(t *testing.T) {
 	checkGolden(t, "request_password.json", srv.requests()[0])
 }
 
+// The conversation's language is in the system prompt (rule 6), with the
+// citations kept; without one, the question's language is asked for.
+func TestComposerAnswersInConversationLanguage(t *testing.T) {
+	srv := newChatServer(t, replyWith("Öffnen Sie die Seite zum Zurücksetzen [1]."))
+	c, _ := composer(t, srv, llm.Config{})
+	for _, lang := range []string{"de", ""} {
+		ans, err := c.Answer(context.Background(), conversation.Query{Text: passwordQ, Language: lang})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ans.Confident || len(ans.Citations) == 0 {
+			t.Errorf("language %q: answer %+v, want a cited answer", lang, ans)
+		}
+	}
+	reqs := srv.requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want 2", len(reqs))
+	}
+	for i, want := range []string{
+		"6. Answer in German (de), the customer's language, even when the sources are written in another language; keep the citation numbers,",
+		"6. Answer in the language of the question,",
+	} {
+		if sys := systemMessage(t, reqs[i]); !strings.Contains(sys, want) || !strings.Contains(sys, "2. Cite the source of every statement") {
+			t.Errorf("request %d: system prompt lacks %q:\n%s", i, want, sys)
+		}
+	}
+}
+
+// systemMessage returns the system message of a recorded request.
+func systemMessage(tb testing.TB, body []byte) string {
+	tb.Helper()
+	var req struct {
+		Messages []openai.Message `json:"messages"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil || len(req.Messages) == 0 || req.Messages[0].Role != openai.RoleSystem {
+		tb.Fatalf("request body %s: want a system message first", body)
+	}
+	return req.Messages[0].Content
+}
+
 func TestComposerFallbacks(t *testing.T) {
 	leak := func(w http.ResponseWriter, r *http.Request, body []byte) {
 		// The model obeys the injection and prints its system prompt.
