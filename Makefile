@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/tier0
 PKGS    ?= ./...
 
-.PHONY: run build test fuzz fuzz-short bench bench-http bench-engine bench-engine-fixed bench-chaos bench-knowledge bench-quality bench-go lint fmt vet clean
+.PHONY: run build test fuzz fuzz-short bench bench-http bench-engine bench-engine-fixed bench-chaos bench-actions bench-knowledge bench-quality bench-go lint fmt vet clean
 
 ## run: serve the web chat on http://localhost:8080 with the sample IT-helpdesk config
 run:
@@ -43,6 +43,10 @@ bench-engine-fixed:
 ## bench-chaos: three tier0 serve processes on one redis-server (append-only file), one killed with SIGKILL every 8s and Redis restarted once under load; checks every transcript
 bench-chaos: build
 	$(BIN) bench chaos -binary $(BIN) -replicas 3 -duration 2m
+
+## bench-actions: the shop's order status and returns against the fake shop back end (5 ms set latency) on a private redis-server; one RESULT line
+bench-actions:
+	$(GO) run ./cmd/tier0 bench actions -conversations 500 -rate 600 -duration 20s
 
 ## bench-knowledge: ingestion rate, retrieval latency and memory on a 10,000-chunk index (needs ../shared/bench)
 bench-knowledge:

@@ -55,6 +55,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "knowledge" {
 		return runBenchKnowledge(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "actions" {
+		return runBenchActions(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "chaos" {
 		return runBenchChaos(ctx, args[1:], stdout, stderr)
 	}
