@@ -127,6 +127,14 @@ func (d *Dispatcher) DeliverClaimed(c OutboxClaim) {
 	d.Notify(c.Key)
 }
 
+// Queued is the number of conversations waiting for a delivery worker
+// here or being delivered: the delivery queue's depth, for gauges.
+func (d *Dispatcher) Queued() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.queue) + len(d.active)
+}
+
 // ClaimTTL is the delivery lease duration (DispatcherConfig.LeaseTTL).
 func (d *Dispatcher) ClaimTTL() time.Duration { return d.cfg.LeaseTTL }
 

@@ -42,7 +42,10 @@ type EngineConfig struct {
 	// Language: detection of each conversation's language, the default
 	// language and the sentences of the other languages.
 	Language LanguageConfig
-	Logger   *slog.Logger
+	// Admission bounds the customer turns waiting inside the engine
+	// (ErrOverloaded beyond its latency budget).
+	Admission AdmissionConfig
+	Logger    *slog.Logger
 	// Now is the clock (default time.Now); tests inject a fake.
 	Now func() time.Time
 }
@@ -92,6 +95,7 @@ type Engine struct {
 	local     keyLock
 	delivery  Delivery
 	actions   *actionSet
+	adm       *admission
 }
 
 // Delivery is what the engine hands committed messages to;
@@ -118,7 +122,7 @@ func NewEngine(store Store, knowledge Knowledge, handoff Handoff, cfg EngineConf
 	}
 	d := cfg.Language.Default
 	overrides[d] = cfg.Texts.over(overrides[d])
-	e := &Engine{store: store, knowledge: knowledge, handoff: handoff, cfg: cfg, texts: NewTextSet(d, overrides)}
+	e := &Engine{store: store, knowledge: knowledge, handoff: handoff, cfg: cfg, texts: NewTextSet(d, overrides), adm: newAdmission(cfg.Admission)}
 	var err error
 	if e.actions, err = newActionSet(cfg.Actions); err != nil {
 		e.cfg.Logger.Error("actions left out", "err", err)
@@ -131,6 +135,10 @@ func NewEngine(store Store, knowledge Knowledge, handoff Handoff, cfg EngineConf
 // wait in the outbox for a dispatcher's backlog scan. Call before Handle.
 func (e *Engine) DeliverWith(d Delivery) { e.delivery = d }
 
+// Load reports the turns in flight, the oldest one's age and the
+// admission limit, for gauges.
+func (e *Engine) Load() Load { return e.adm.load(time.Now()) }
+
 // Store returns the engine's store (for read-only views such as history).
 func (e *Engine) Store() Store { return e.store }
 
@@ -138,11 +146,18 @@ func (e *Engine) Store() Store { return e.store }
 // returns nil the reply effect is durably committed (delivery follows
 // asynchronously); when it returns an error nothing was committed and the
 // message may be handed in again. Errors: Invalid (bad message), Conflict
-// (lease not obtained in time), Unavailable (store down), or ctx's error.
+// (lease not obtained in time), Unavailable (store down; ErrOverloaded in
+// a RetryAfterError when the engine is past its latency budget, see
+// AdmissionConfig), or ctx's error.
 func (e *Engine) Handle(ctx context.Context, m Message) (Result, error) {
 	if err := m.Validate(); err != nil {
 		return Result{}, err
 	}
+	done, err := e.adm.enter(time.Now())
+	if err != nil {
+		return Result{}, fmt.Errorf("turn on %s: %w", m.ConversationKey, err)
+	}
+	defer done()
 	now := e.cfg.Now()
 	if m.ReceivedAt.IsZero() {
 		m.ReceivedAt = now

@@ -178,7 +178,9 @@ func withRetry(ctx context.Context, fn func() (conversation.Result, error)) (con
 	wait := 100 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		res, err := fn()
-		if err == nil || attempt == engineAttempts || !retryable(err) || ctx.Err() != nil {
+		// An overloaded engine is not asked again at once: the event is
+		// answered 503 and Slack's retry comes later.
+		if err == nil || attempt == engineAttempts || !retryable(err) || errors.Is(err, conversation.ErrOverloaded) || ctx.Err() != nil {
 			return res, err
 		}
 		t := time.NewTimer(wait)

@@ -21,8 +21,9 @@ const (
 
 // toAPIError maps any error to an HTTP answer. *apiError passes through;
 // errors with a conversation code map by code: Invalid → 400, Unauthorized
-// → 401, the transient conflicts (lease held or lost, stale version) and
-// Unavailable → 503 with Retry-After, other conflicts → 409, everything
+// → 401, an overloaded engine (conversation.ErrOverloaded) → 429 with its
+// Retry-After, the transient conflicts (lease held or lost, stale
+// version) and Unavailable → 503 with Retry-After, other conflicts → 409, everything
 // else → 500 with a generic sentence.
 func toAPIError(err error) *apiError {
 	var ae *apiError
@@ -32,6 +33,12 @@ func toAPIError(err error) *apiError {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "timeout", Msg: msgBusy, RetryAfter: 2 * time.Second, Err: err}
+	case errors.Is(err, conversation.ErrOverloaded):
+		ra := conversation.RetryAfter(err)
+		if ra <= 0 {
+			ra = time.Second
+		}
+		return &apiError{Status: http.StatusTooManyRequests, Code: "overloaded", Msg: msgBusy, RetryAfter: ra, Err: err}
 	case errors.Is(err, conversation.ErrLeaseHeld), errors.Is(err, conversation.ErrLeaseLost), errors.Is(err, conversation.ErrStaleVersion):
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "busy", Msg: msgBusy, RetryAfter: time.Second, Err: err}
 	}

@@ -322,6 +322,7 @@ func TestEngineErrors(t *testing.T) {
 		{"unavailable", conversation.Errorf(conversation.Unavailable, "redis down at 10.0.0.7"), 503, "unavailable", "2"},
 		{"unavailable with retry-after", &conversation.RetryAfterError{After: 7 * time.Second, Err: conversation.Errorf(conversation.Unavailable, "busy")}, 503, "unavailable", "7"},
 		{"timeout", fmt.Errorf("knowledge: %w", context.DeadlineExceeded), 503, "timeout", "2"},
+		{"overloaded", fmt.Errorf("turn: %w", &conversation.RetryAfterError{After: 3 * time.Second, Err: conversation.ErrOverloaded}), 429, "overloaded", "3"},
 		{"internal", errors.New("nil map in /srv/secret/path.go"), 500, "internal", ""},
 		{"not found", conversation.ErrNotFound, 500, "internal", ""},
 	}

@@ -221,7 +221,8 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, ev
 	if err != nil {
 		return nil, err
 	}
-	cfg := conversation.EngineConfig{Texts: texts, Language: lang, Logger: log, Consulting: consulting, Events: events, Actions: acts}
+	cfg := conversation.EngineConfig{Texts: texts, Language: lang, Logger: log, Consulting: consulting, Events: events, Actions: acts,
+		Admission: conversation.AdmissionConfig{Budget: c.Admission.Budget, MinInFlight: c.Admission.MinInFlight}}
 	if *c.Handoff.Frustration {
 		cfg.Sentiment = handoff.NewLexiconScorer()
 	}

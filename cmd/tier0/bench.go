@@ -231,11 +231,11 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	}
 
 	var (
-		handled, failed, offered, skipped atomic.Int64
-		handleLat                         latencies
-		wg                                sync.WaitGroup
-		busy                              = make([]atomic.Bool, o.conversations)
-		turnNo                            = make([]int, o.conversations)
+		handled, failed, offered, skipped, refused atomic.Int64
+		handleLat                                  latencies
+		wg                                         sync.WaitGroup
+		busy                                       = make([]atomic.Bool, o.conversations)
+		turnNo                                     = make([]int, o.conversations)
 	)
 	heapBefore := liveHeap()
 	if o.cpuProfile != "" {
@@ -310,6 +310,10 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 					t0 := time.Now()
 					err := send(ctx, conv, m)
 					handleLat.add(time.Since(t0))
+					if errors.Is(err, conversation.ErrOverloaded) {
+						refused.Add(1) // admission control: explicit, not lost
+						return
+					}
 					if err != nil {
 						failed.Add(1)
 						log.Error("bench turn failed", "err", err)
@@ -354,7 +358,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 		}
 	}
 	lat := slices.Clone(rec.lat)
-	turns := len(rec.sent)
+	turns := len(rec.accepted) // refused and failed messages are not turns
 	rec.mu.Unlock()
 	slices.Sort(lat)
 	missing, err := classifyMissing(ctx, store, unanswered)
@@ -384,8 +388,8 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stderr, "bench: accepting a message (until its reply is committed): p50 %.1f ms, p99 %.1f ms\n", pct(hl, 50), pct(hl, 99))
 	fmt.Fprintf(stderr, "bench: offered %d, skipped %d (conversation busy or handed off), handled %d deliveries, %d failed, load phase %s\n",
 		offered.Load(), skipped.Load(), handled.Load(), failed.Load(), loadTime.Round(time.Millisecond))
-	fmt.Fprintf(stdout, "RESULT mode=%s knowledge=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f late=%d lost=%d duplicated=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",
-		o.mode, o.knowledge, convs, turns, float64(turns)/loadTime.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), missing.late, missing.lost, duplicated, failed.Load(), baseline, bytesPer)
+	fmt.Fprintf(stdout, "RESULT mode=%s knowledge=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f late=%d lost=%d duplicated=%d refused=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",
+		o.mode, o.knowledge, convs, turns, float64(turns)/loadTime.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), missing.late, missing.lost, duplicated, refused.Load(), failed.Load(), baseline, bytesPer)
 	// The heap of idle conversations: without the bench's own records.
 	*rec = benchRecorder{}
 	lat, hl, handleLat.d = nil, nil, nil
@@ -598,6 +602,9 @@ func (h *httpBench) post(ctx context.Context, conv int, m conversation.Message) 
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode == http.StatusTooManyRequests {
+		return fmt.Errorf("POST message: HTTP 429: %w", conversation.ErrOverloaded)
+	}
 	if resp.StatusCode != http.StatusAccepted {
 		return fmt.Errorf("POST message: HTTP %d", resp.StatusCode)
 	}

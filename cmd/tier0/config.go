@@ -14,6 +14,17 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// AdmissionConfig is the engine's admission control (see
+// conversation.AdmissionConfig): a new customer turn is refused (web chat
+// 429 with Retry-After, Slack 503 so it retries) when the turns in flight
+// would take longer than Budget to serve at the measured rate.
+type AdmissionConfig struct {
+	// Budget is the latency budget (default 2s; negative: never refuse).
+	Budget time.Duration `yaml:"budget"`
+	// MinInFlight turns are always admitted (default 64).
+	MinInFlight int `yaml:"min_in_flight"`
+}
+
 // Config is the YAML configuration of a tier0 deployment. Secrets never
 // live here: they come from environment variables (see applyEnv).
 type Config struct {
@@ -47,6 +58,8 @@ type Config struct {
 	// Actions: what the bot does besides answering (order status,
 	// returns, account unlock, ticket status).
 	Actions ActionsConfig `yaml:"actions"`
+	// Admission: when the engine refuses new customer turns as overloaded.
+	Admission AdmissionConfig `yaml:"admission"`
 
 	// dir is the directory of the config file; relative paths in the
 	// file are resolved against it.

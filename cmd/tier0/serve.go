@@ -26,6 +26,7 @@ import (
 	"github.com/tier0/tier0/adapters/webchat"
 	"github.com/tier0/tier0/conversation"
 	"github.com/tier0/tier0/conversation/analytics"
+	"github.com/tier0/tier0/conversation/metrics"
 	"github.com/tier0/tier0/conversation/redisstore"
 	"github.com/tier0/tier0/knowledge"
 )
@@ -167,6 +168,9 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 
 	m.dispatcher = conversation.NewDispatcher(m.store, conversation.DispatcherConfig{Logger: log})
+	if err := metrics.RegisterLoad(m.metrics, metrics.LoadSources{Engine: m.engine.Load, DeliveryQueue: m.dispatcher.Queued}); err != nil {
+		return err
+	}
 	m.dispatcher.Register(conversation.ChannelWebChat, m.webchat)
 	m.channels.register(m.dispatcher)
 	m.engine.DeliverWith(m.dispatcher)
