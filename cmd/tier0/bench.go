@@ -361,6 +361,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	turns := len(rec.accepted) // refused and failed messages are not turns
 	rec.mu.Unlock()
 	slices.Sort(lat)
+	pprof.StopCPUProfile() // the load and the last deliveries, not the checks below
 	missing, err := classifyMissing(ctx, store, unanswered)
 	if err != nil {
 		return err
@@ -370,7 +371,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	footprint, err := sampleRedisFootprint(ctx, client, prefix, o.conversations)
+	footprint, err := sampleRedisFootprint(ctx, client, prefix, turnNo)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tier0/tier0/conversation"
 )
 
 // benchMemorySample is how many conversations the bench inspects key by
@@ -54,25 +56,19 @@ type redisFootprint struct {
 }
 
 // sampleRedisFootprint measures, with MEMORY USAGE, every key of up to
-// benchMemorySample of the bench's conversations (keys prefix:{bench:N}:…)
-// and checks that each has a TTL: an idle conversation must expire.
-func sampleRedisFootprint(ctx context.Context, client *redis.Client, prefix string, conversations int) (redisFootprint, error) {
+// benchMemorySample of the bench's conversations and checks that each has
+// a TTL: an idle conversation must expire. turns[n] is how many messages
+// conversation n sent (each left a dedupe mark).
+func sampleRedisFootprint(ctx context.Context, client *redis.Client, prefix string, turns []int) (redisFootprint, error) {
 	f := redisFootprint{bytes: map[string]int64{}}
-	step := max(1, conversations/benchMemorySample)
-	for conv := 0; conv < conversations; conv += step {
-		pattern := fmt.Sprintf("%s:{bench:%d}:*", prefix, conv)
-		var keys []string
-		iter := client.Scan(ctx, 0, pattern, 100).Iterator()
-		for iter.Next(ctx) {
-			keys = append(keys, iter.Val())
+	step := max(1, len(turns)/benchMemorySample)
+	for conv := 0; conv < len(turns); conv += step {
+		tag := fmt.Sprintf("%s:{bench:%d}", prefix, conv)
+		keys := []string{tag + ":state", tag + ":events", tag + ":fence", tag + ":lease", tag + ":outbox", tag + ":outmsg", tag + ":dlease", tag + ":dfence"}
+		for t := 1; t <= turns[conv]; t++ {
+			m := conversation.Message{DedupeKey: fmt.Sprintf("bench:%d:%d", conv, t)} // as bench sends it
+			keys = append(keys, tag+":seen:"+conversation.StoredDedupeKey(m))
 		}
-		if err := iter.Err(); err != nil {
-			return f, fmt.Errorf("scan %s: %w", pattern, err)
-		}
-		if len(keys) == 0 {
-			continue
-		}
-		f.conversations++
 		pipe := client.Pipeline()
 		usage := make([]*redis.IntCmd, len(keys))
 		ttl := make([]*redis.DurationCmd, len(keys))
@@ -81,17 +77,22 @@ func sampleRedisFootprint(ctx context.Context, client *redis.Client, prefix stri
 			ttl[i] = pipe.PTTL(ctx, k)
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return f, fmt.Errorf("memory usage of %s: %w", pattern, err)
+			return f, fmt.Errorf("memory usage of %s: %w", tag, err)
 		}
+		found := false
 		for i, k := range keys {
-			if usage[i].Err() != nil { // expired between SCAN and MEMORY USAGE
+			if usage[i].Err() != nil { // no such key (an empty outbox, a free lease)
 				continue
 			}
+			found = true
 			f.keys++
 			f.bytes[keyKind(k)] += usage[i].Val()
 			if ttl[i].Val() < 0 {
 				f.noTTL++
 			}
+		}
+		if found {
+			f.conversations++
 		}
 	}
 	return f, nil
