@@ -143,7 +143,7 @@ func (t *turn) detectLanguage() {
 		g.Language = BaseLanguage(g.Language)
 		switch {
 		case g.Language == "":
-		case c.Language == "" && (g.Confidence >= cfg.Start || prior == ""):
+		case c.Language == "" && g.Confidence >= cfg.Start:
 			next = g.Language
 		case g.Language != prior && g.Confidence >= cfg.Switch:
 			next = g.Language

@@ -14,6 +14,7 @@ type TicketSummary struct {
 	ConversationKey string      `json:"conversation_key"`
 	Channel         Channel     `json:"channel"`
 	User            Identity    `json:"user"`
+	Language        string      `json:"language,omitempty"` // the conversation's language (ISO 639-1)
 	Ticket          TicketState `json:"ticket"`
 	UpdatedAt       time.Time   `json:"updated_at"`
 }
@@ -75,7 +76,7 @@ func QueueRank(ts TicketState) float64 {
 
 // SummaryOf is the queue entry of a conversation with a ticket.
 func SummaryOf(c *Conversation) TicketSummary {
-	s := TicketSummary{ConversationKey: c.Key, Channel: c.Channel, User: c.User, UpdatedAt: c.UpdatedAt}
+	s := TicketSummary{ConversationKey: c.Key, Channel: c.Channel, User: c.User, Language: c.Language, UpdatedAt: c.UpdatedAt}
 	if c.TicketState != nil {
 		s.Ticket = *c.TicketState
 	}

@@ -462,13 +462,18 @@ func (c *Console) tickets(w http.ResponseWriter, r *http.Request, s *session, _ 
 
 // ticketResponse is the body of GET /console/api/tickets/{key}.
 type ticketResponse struct {
-	ConversationKey string                   `json:"conversation_key"`
-	Channel         conversation.Channel     `json:"channel"`
-	Customer        conversation.Identity    `json:"customer"`
-	Phase           conversation.Phase       `json:"phase"`
-	Ticket          conversation.TicketState `json:"ticket"`
-	History         []conversation.Turn      `json:"history"`
-	Slots           []conversation.Slot      `json:"slots"`
+	ConversationKey string                `json:"conversation_key"`
+	Channel         conversation.Channel  `json:"channel"`
+	Customer        conversation.Identity `json:"customer"`
+	Phase           conversation.Phase    `json:"phase"`
+	// Language is the customer's (ISO 639-1, "" when not known) and
+	// LanguageName its English name for the page: agent replies are not
+	// translated.
+	Language     string                   `json:"language,omitempty"`
+	LanguageName string                   `json:"language_name,omitempty"`
+	Ticket       conversation.TicketState `json:"ticket"`
+	History      []conversation.Turn      `json:"history"`
+	Slots        []conversation.Slot      `json:"slots"`
 	// Tag names the ticket on the live update stream.
 	Tag             string      `json:"tag"`
 	Suggestion      *suggestion `json:"suggestion,omitempty"`
@@ -508,6 +513,9 @@ func (c *Console) ticket(w http.ResponseWriter, r *http.Request, s *session, key
 		ConversationKey: conv.Key, Channel: conv.Channel, Customer: conv.User, Phase: conv.Phase,
 		Ticket: *conv.TicketState, History: conv.History, Slots: conv.Slots, UpdatedAt: conv.UpdatedAt,
 		Tag: c.auth.ticketTag(conv.Key),
+	}
+	if conv.Language != "" {
+		resp.Language, resp.LanguageName = conv.Language, conversation.LanguageName(conv.Language)
 	}
 	if resp.History == nil {
 		resp.History = []conversation.Turn{}

@@ -198,11 +198,13 @@ func (h *harness) queue(tb testing.TB, a *agent, query string) []conversation.Ti
 
 // ticketView is the part of GET /console/api/tickets/{key} the tests read.
 type ticketView struct {
-	Phase   conversation.Phase       `json:"phase"`
-	Ticket  conversation.TicketState `json:"ticket"`
-	History []conversation.Turn      `json:"history"`
-	Slots   []conversation.Slot      `json:"slots"`
-	Suggest *struct {
+	Phase        conversation.Phase       `json:"phase"`
+	Language     string                   `json:"language"`
+	LanguageName string                   `json:"language_name"`
+	Ticket       conversation.TicketState `json:"ticket"`
+	History      []conversation.Turn      `json:"history"`
+	Slots        []conversation.Slot      `json:"slots"`
+	Suggest      *struct {
 		Text string `json:"text"`
 	} `json:"suggestion"`
 }
@@ -303,6 +305,24 @@ func TestAgentFlow(t *testing.T) {
 	}
 	if v := h.ticket(t, a); v.Phase != conversation.PhaseResolved || v.Ticket.Status != conversation.TicketResolved {
 		t.Errorf("after resolve: phase %s status %s", v.Phase, v.Ticket.Status)
+	}
+}
+
+// The agent sees the customer's language in the queue and the ticket.
+func TestCustomerLanguage(t *testing.T) {
+	h := newHarness(t)
+	a := h.login(t, "ada", "correct horse")
+	h.customerSays(t, "m0", "Wie richte ich das VPN auf meinem Laptop ein?")
+	h.customerSays(t, "m1", "Ich möchte bitte mit einem Mitarbeiter sprechen")
+	if q := h.queue(t, a, ""); len(q) != 1 || q[0].Language != "de" {
+		t.Fatalf("queue = %+v, want one German ticket", q)
+	}
+	if v := h.ticket(t, a); v.Language != "de" || v.LanguageName != "German (de)" {
+		t.Errorf("ticket language %q %q, want de, German (de)", v.Language, v.LanguageName)
+	}
+	h.actOK(t, a, "claim", "", "a1")
+	if sent := h.customerOutbox(t); !strings.Contains(strings.Join(sent, "\n"), "Ada Lovelace hat Ihr Anliegen übernommen") {
+		t.Errorf("sent to the German customer = %q, want the German join notice", sent)
 	}
 }
 

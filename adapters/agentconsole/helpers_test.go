@@ -21,6 +21,7 @@ import (
 	"github.com/tier0/tier0/conversation"
 	"github.com/tier0/tier0/conversation/analytics"
 	"github.com/tier0/tier0/conversation/boltstore"
+	"github.com/tier0/tier0/conversation/language"
 	"github.com/tier0/tier0/handoff"
 )
 
@@ -124,7 +125,12 @@ func newHarnessQueue(tb testing.TB, wrap func(agentconsole.Queue) agentconsole.Q
 	}
 	tb.Cleanup(func() { _ = rec.Close() })
 	events := &fanout{rec}
-	eng := conversation.NewEngine(store, knowledgeDouble{}, desk, conversation.EngineConfig{Logger: discard(), Now: clock.Now, Events: events})
+	detector, err := language.New(language.Config{Languages: []string{"de", "en"}})
+	if err != nil {
+		tb.Fatalf("language detector: %v", err)
+	}
+	eng := conversation.NewEngine(store, knowledgeDouble{}, desk, conversation.EngineConfig{Logger: discard(), Now: clock.Now, Events: events,
+		Language: conversation.LanguageConfig{Detector: detector}})
 	cfg := testConfig(tb)
 	cfg.Now = clock.Now
 	for _, e := range edit {

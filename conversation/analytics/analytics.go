@@ -1,6 +1,6 @@
 // Package analytics turns tier0's domain events into help desk figures
 // that every replica shares: conversations per day, answers, deflection,
-// handoffs by reason, time to the first human reply, resolution time,
+// handoffs by reason, conversations by language, time to the first human reply, resolution time,
 // satisfaction (CSAT), SLA breaches and the knowledge gaps behind the
 // questions the bot could not answer.
 //
@@ -193,6 +193,9 @@ const (
 	SLAPrefix           = "sla_breach:"
 	CSATPrefix          = "csat:"   // csat:1 … csat:5
 	ActionPrefix        = "action:" // action:order_status.ok
+	// LanguagePrefix counts conversations by language (language:de): each
+	// time a conversation's language is set or switches to it.
+	LanguagePrefix = "language:"
 )
 
 // Duration histograms.

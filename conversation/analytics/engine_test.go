@@ -2,6 +2,7 @@ package analytics_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/tier0/tier0/conversation"
 	"github.com/tier0/tier0/conversation/analytics"
 	"github.com/tier0/tier0/conversation/boltstore"
+	"github.com/tier0/tier0/conversation/language"
 	"github.com/tier0/tier0/handoff"
 )
 
@@ -45,7 +47,12 @@ func TestEngineEventsMakeTheFigures(t *testing.T) {
 		t.Fatalf("NewRecorder: %v", err)
 	}
 	t.Cleanup(func() { _ = rec.Close() })
-	eng := conversation.NewEngine(store, vpnKnowledge{}, desk, conversation.EngineConfig{Events: rec, Now: clock.Now, Logger: discard()})
+	detector, err := language.New(language.Config{Languages: []string{"de", "en"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := conversation.NewEngine(store, vpnKnowledge{}, desk, conversation.EngineConfig{Events: rec, Now: clock.Now, Logger: discard(),
+		Language: conversation.LanguageConfig{Detector: detector}})
 
 	n := 0
 	say := func(key, text string, action *conversation.Action) {
@@ -90,17 +97,23 @@ func TestEngineEventsMakeTheFigures(t *testing.T) {
 	say("webchat:E", "vpn token", nil)
 	say("webchat:E", "", &conversation.Action{ID: conversation.ActionNotHelpful})
 	say("webchat:E", "", &conversation.Action{ID: conversation.ActionNotHelpful})
+	// F: German, answered (a German conversation of its own).
+	say("webchat:F", "Mein VPN geht nicht mehr", nil)
+	say("webchat:F", "danke", nil)
 
 	rep, err := rec.Report(ctx, 2) // two days, in case the test runs across midnight
 	if err != nil {
 		t.Fatalf("Report: %v", err)
 	}
 	f := rep.Totals
-	if f.Conversations != 5 || f.Answered != 4 || f.AnswersConfirmed != 1 || f.AnswersRejected != 2 || f.AnswersAssumed != 1 || f.Handoffs != 3 {
-		t.Errorf("totals = %+v; want 5 conversations, 4 answers (1 confirmed, 2 rejected, 1 assumed), 3 handoffs", f)
+	if f.Conversations != 6 || f.Answered != 5 || f.AnswersConfirmed != 1 || f.AnswersRejected != 2 || f.AnswersAssumed != 2 || f.Handoffs != 3 {
+		t.Errorf("totals = %+v; want 6 conversations, 5 answers (1 confirmed, 2 rejected, 2 assumed), 3 handoffs", f)
 	}
-	if f.ConfirmedResolved != 2 || f.CSATConfirmed != 1 || f.DeflectionRate != 2.0/5 {
-		t.Errorf("totals = %+v; want confirmed 2 (helpful + CSAT 5), deflection 2/5", f)
+	if f.ConfirmedResolved != 2 || f.CSATConfirmed != 1 || f.DeflectionRate != 3.0/6 {
+		t.Errorf("totals = %+v; want confirmed 2 (helpful + CSAT 5), deflection 3/6", f)
+	}
+	if want := []analytics.Count{{Label: "en", Count: 4}, {Label: "de", Count: 1}}; fmt.Sprint(rep.Languages) != fmt.Sprint(want) {
+		t.Errorf("languages = %+v, want %+v (E's \"vpn token\" tells nothing)", rep.Languages, want)
 	}
 	if rep.CSAT.Count != 1 || rep.CSAT.Scores[4] != 1 {
 		t.Errorf("CSAT = %+v, want the first rating (5) alone", rep.CSAT)

@@ -242,6 +242,8 @@ func (r *Recorder) count(ev *conversation.Event, now time.Time) {
 		}
 	case conversation.EventSLABreached:
 		r.label(b, SLAPrefix, d["clock"])
+	case conversation.EventLanguage:
+		r.label(b, LanguagePrefix, d["to"])
 	case conversation.EventAction:
 		b.counters[ActionRuns]++
 		r.label(b, ActionPrefix, d["action"]+"."+d["outcome"])

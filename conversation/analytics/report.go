@@ -27,6 +27,9 @@ type Report struct {
 	// Actions counts action runs by "action.outcome" (order_status.ok,
 	// unlock_account.cancelled, …).
 	Actions []Count `json:"actions"`
+	// Languages counts conversations by language code (a conversation
+	// that switches language counts under both).
+	Languages []Count `json:"languages"`
 	// FirstReply is the time from a ticket's opening to its first agent
 	// reply; Resolution to its resolution.
 	FirstReply Histogram `json:"first_reply"`
@@ -133,6 +136,7 @@ func Summarize(fromDay, toDay string, stats []DayStats, gaps int) (Report, error
 	rep.SLABreaches = labelled(total, SLAPrefix)
 	rep.Channels = labelled(total, ChannelPrefix)
 	rep.Actions = labelled(total, ActionPrefix)
+	rep.Languages = labelled(total, LanguagePrefix)
 	rep.FirstReply = histogram(total, FirstReply)
 	rep.Resolution = histogram(total, Resolution)
 	for i := range rep.CSAT.Scores {

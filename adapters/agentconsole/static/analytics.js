@@ -174,6 +174,9 @@
     rows($('chart-sla'), r.sla_breaches.map(function (c) {
       return { label: clockNames[c.label] || c.label, value: c.count, title: c.label };
     }), colors.handoffs);
+    rows($('chart-languages'), (r.languages || []).map(function (c) {
+      return { label: c.label.toUpperCase(), value: c.count, title: c.label };
+    }), colors.confirmed);
     var body = $('gaps-body');
     body.replaceChildren();
     r.knowledge_gaps.forEach(function (g) {

@@ -150,6 +150,7 @@
       tr.appendChild(el('td', '', t.ticket.team));
       tr.appendChild(el('td', '', t.ticket.status));
       tr.appendChild(el('td', '', t.user.display_name || t.user.id));
+      tr.appendChild(el('td', 'lang', (t.language || '').toUpperCase()));
       tr.appendChild(el('td', '', age(t.ticket.opened_at)));
       tr.addEventListener('click', function () { openTicket(t.conversation_key); });
       body.appendChild(tr);
@@ -174,6 +175,9 @@
     $('ticket-title').textContent = d.ticket.id + ' · ' + (d.customer.display_name || d.customer.id);
     $('ticket-meta').textContent = [d.ticket.priority, d.ticket.team, d.ticket.status,
       d.ticket.assignee ? 'assigned to ' + d.ticket.assignee : 'unassigned', 'via ' + d.channel].join(' · ');
+    // Replies are not translated: the agent writes in the customer's language.
+    $('ticket-language').textContent = d.language_name ?
+      'Customer writes ' + d.language_name + ': reply in that language, replies are not translated.' : '';
     var tr = $('transcript');
     var atBottom = tr.scrollTop + tr.clientHeight >= tr.scrollHeight - 4;
     tr.replaceChildren();
