@@ -45,8 +45,8 @@ bench-engine-3000:
 
 # memory per conversation (MEMORY lines): 10,000 and 50,000 conversations of 3-4 turns each, retrieval in every turn
 bench-memory:
-	$(GO) run ./cmd/tier0 bench -mode engine -knowledge index -conversations 10000 -rate 2000 -duration 18s
-	$(GO) run ./cmd/tier0 bench -mode engine -knowledge index -conversations 50000 -rate 2000 -duration 90s
+	$(GO) run ./cmd/tier0 bench -mode engine -knowledge index -conversations 10000 -rate 1000 -duration 36s
+	$(GO) run ./cmd/tier0 bench -mode engine -knowledge index -conversations 50000 -rate 1000 -duration 180s
 
 # the engine, Redis and delivery alone (a constant cited answer instead of retrieval)
 bench-engine-fixed:

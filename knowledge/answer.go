@@ -188,8 +188,7 @@ func (a *Answerer) Ground(ctx context.Context, q conversation.Query) (Grounded, 
 	if len(r.Hits) == 0 {
 		return g, nil
 	}
-	terms := contentTerms(text)
-	weights := a.ix.termWeights(terms)
+	terms, weights := r.terms, r.weights
 	best := r.Hits[0]
 	section := []string{best.Chunk.Content}
 	if best.Chunk.Card == "" {

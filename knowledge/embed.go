@@ -97,7 +97,7 @@ func (*HashEmbedder) Embed(ctx context.Context, text string) ([]float32, error) 
 		text = truncateUTF8(text, maxEmbedBytes)
 	}
 	words := splitWords(text)
-	bag := newFeatureBag()
+	bag := newFeatureBag(len(text))
 	bag.addWords(words, false)
 	if len(bag.feats) == 0 {
 		// Only stop words: they are all the text has to say.
@@ -126,7 +126,12 @@ type featureBag struct {
 	feats []feature
 }
 
-func newFeatureBag() *featureBag { return &featureBag{index: map[uint64]int{}} }
+// newFeatureBag returns an empty bag for a text of n bytes: each byte
+// starts about two features (its character n-grams, less stop words).
+func newFeatureBag(n int) *featureBag {
+	n = min(2*n, 4096)
+	return &featureBag{index: make(map[uint64]int, n), feats: make([]feature, 0, n)}
+}
 
 func (b *featureBag) add(h uint64, weight float64) {
 	if i, ok := b.index[h]; ok {

@@ -75,7 +75,7 @@ func modelFeatures(text string) ([]uint64, []float32) {
 	if len(text) > maxEmbedBytes {
 		text = truncateUTF8(text, maxEmbedBytes)
 	}
-	bag := newFeatureBag()
+	bag := newFeatureBag(len(text))
 	prev := "<s>"
 	for _, w := range splitWords(text) {
 		bag.add(hashKey('W', w.stem, ""), modelWordWeight)

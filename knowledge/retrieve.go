@@ -127,6 +127,11 @@ type Retrieval struct {
 	// or above the threshold: a consulting question should choose.
 	Ambiguous bool
 	Signals   Signals
+
+	// terms and weights are the query's content terms and their weights,
+	// so the answerer does not analyse the question again.
+	terms   []string
+	weights []float64
 }
 
 // group collects what the retrievers found of one result group. Chunks
@@ -314,6 +319,7 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 			Model: g.model, Coverage: g.coverage, VectorRank: g.vecRank, LexicalRank: g.lexRank})
 	}
 	r.Hits = hits
+	r.terms, r.weights = terms, weights
 	if len(terms) > 0 && len(hits) > 0 {
 		r.Score = hits[0].Score
 	}
