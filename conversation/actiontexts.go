@@ -25,6 +25,9 @@ type ActionTexts struct {
 	// NoIdentity: the action needs who the customer is and the channel
 	// does not tell.
 	NoIdentity string
+	// Refused answers a proposal (of an LLM) for someone else or with
+	// values the customer never gave.
+	Refused string
 	// NoTicket and TicketStatus ({ticket}, {status}, {team}, {assignee})
 	// are the built-in ticket status action's answers.
 	NoTicket, TicketStatus string
@@ -54,6 +57,7 @@ func DefaultActionTexts(lang string) ActionTexts {
 			Unavailable:   "Entschuldigung, das System ist gerade nicht erreichbar. Bitte versuchen Sie es später noch einmal, oder ich verbinde Sie mit einer Person.",
 			RateLimited:   "Sie haben gerade sehr viele Anfragen gestellt. Bitte versuchen Sie es in ein paar Minuten noch einmal.",
 			NoIdentity:    "Das kann ich in diesem Kanal nicht erledigen, weil ich nicht sicher weiß, wer Sie sind. Eine Person aus dem Team hilft Ihnen gern.",
+			Refused:       "Das kann ich nur für Sie selbst erledigen, und nur mit Angaben, die Sie mir selbst geben.",
 			NoTicket:      "In diesem Gespräch gibt es kein Ticket.",
 			TicketStatus:  "Ihr Ticket {ticket} ist {status} (Team {team}).",
 			YesWords:      []string{"ja", "jawohl", "ja bitte", "gerne", "genau", "ok", "okay", "mach das", "bitte ja"},
@@ -78,6 +82,7 @@ func DefaultActionTexts(lang string) ActionTexts {
 		Unavailable:   "Sorry, that system isn't reachable right now. Please try again later, or I can pass you to a person.",
 		RateLimited:   "You've made a lot of requests just now. Please try again in a few minutes.",
 		NoIdentity:    "I can't do that on this channel because I can't be sure who you are. A person from the team will be glad to help.",
+		Refused:       "I can only do that for you yourself, with details you give me.",
 		NoTicket:      "There is no ticket in this conversation.",
 		TicketStatus:  "Your ticket {ticket} is {status} (team {team}).",
 		YesWords:      []string{"yes", "yeah", "yep", "sure", "ok", "okay", "please do", "do it", "go ahead", "y"},
@@ -106,7 +111,7 @@ func fillActionTexts(t *ActionTexts, d ActionTexts) {
 		{&t.InvalidDate, &d.InvalidDate}, {&t.InvalidChoice, &d.InvalidChoice}, {&t.InvalidText, &d.InvalidText},
 		{&t.ConfirmAgain, &d.ConfirmAgain}, {&t.GiveUp, &d.GiveUp},
 		{&t.NotFound, &d.NotFound}, {&t.CantCheck, &d.CantCheck}, {&t.Unavailable, &d.Unavailable},
-		{&t.RateLimited, &d.RateLimited}, {&t.NoIdentity, &d.NoIdentity},
+		{&t.RateLimited, &d.RateLimited}, {&t.NoIdentity, &d.NoIdentity}, {&t.Refused, &d.Refused},
 		{&t.NoTicket, &d.NoTicket}, {&t.TicketStatus, &d.TicketStatus},
 	} {
 		if strings.TrimSpace(*f.v) == "" {

@@ -40,6 +40,9 @@ type ActionsConfig struct {
 	MaxInvalid int
 	// Texts override the built-in texts per language.
 	Texts map[string]ActionTexts
+	// Planner, when set, may propose an action for a message the example
+	// phrasings did not route (an LLM with tools).
+	Planner ActionPlanner
 }
 
 // RateLimit is at most Runs per Per; Runs < 0 turns the limit off.
@@ -234,7 +237,7 @@ func (t *turn) actionTurn(ctx context.Context) (bool, error) {
 	}
 	i, score := as.match.best(m.Text)
 	if i < 0 || score < as.cfg.MinScore {
-		return false, nil
+		return t.plan(ctx)
 	}
 	spec := &as.cfg.Actions[i]
 	c.Consulting = nil
@@ -584,4 +587,25 @@ func (e *Engine) MatchAction(text string) (string, float64) {
 		return "", score
 	}
 	return e.actions.cfg.Actions[i].Name, score
+}
+
+// plan asks the planner, if any, for an action for the message.
+func (t *turn) plan(ctx context.Context) (bool, error) {
+	as := t.e.actions
+	if as.cfg.Planner == nil {
+		return false, nil
+	}
+	prop, err := as.cfg.Planner.Plan(ctx, PlanRequest{Text: t.msg.Text, Language: t.actionLanguage(), History: t.conv.History, Actions: as.cfg.Actions})
+	if ctx.Err() != nil {
+		return true, ctx.Err()
+	}
+	if err != nil {
+		t.e.cfg.Logger.Warn("action planner failed", "conversation", t.conv.Key, "err", err)
+		return false, nil
+	}
+	spec := as.spec(prop.Action)
+	if spec == nil {
+		return false, nil
+	}
+	return true, t.proposed(ctx, spec, prop)
 }

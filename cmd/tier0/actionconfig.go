@@ -9,6 +9,8 @@ import (
 
 	"github.com/tier0/tier0/conversation"
 	"github.com/tier0/tier0/conversation/actions"
+	"github.com/tier0/tier0/knowledge/llm"
+	"github.com/tier0/tier0/knowledge/openai"
 )
 
 // ActionsConfig declares what the bot can do besides answering: HTTP
@@ -153,6 +155,19 @@ func buildActions(c *Config) (conversation.ActionsConfig, error) {
 	}
 	if err := out.Validate(); err != nil {
 		return out, fmt.Errorf("actions: %w", err)
+	}
+	// With a chat model configured, it may propose actions as tools for
+	// messages the example phrasings do not route.
+	if l := c.Knowledge.LLM; l.BaseURL != "" && len(out.Actions) > 0 {
+		chat, err := openai.NewChatClient(openai.Config{BaseURL: l.BaseURL, APIKey: l.APIKey, Model: l.Model, AzureAPIVersion: l.AzureAPIVersion})
+		if err != nil {
+			return out, fmt.Errorf("actions: knowledge.llm: %w", err)
+		}
+		planner, err := llm.NewToolPlanner(chat, llm.ToolsConfig{Model: l.Model, Timeout: l.Timeout})
+		if err != nil {
+			return out, fmt.Errorf("actions: %w", err)
+		}
+		out.Planner = planner
 	}
 	return out, nil
 }

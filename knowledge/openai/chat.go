@@ -42,6 +42,23 @@ type ChatRequest struct {
 	Temperature *float64
 	// MaxTokens bounds the reply when positive.
 	MaxTokens int
+	// Tools are the functions the model may call (OpenAI "tools" of type
+	// function); the calls come back in ChatResponse.ToolCalls.
+	Tools []Tool
+}
+
+// Tool is a function the model may call.
+type Tool struct {
+	Name        string
+	Description string
+	// Parameters is the JSON Schema of the arguments object.
+	Parameters map[string]any
+}
+
+// ToolCall is a function call the model asked for. Arguments is the
+// model's JSON text: untrusted, to be parsed and validated by the caller.
+type ToolCall struct {
+	ID, Name, Arguments string
 }
 
 // ChatResponse is the model's reply.
@@ -50,7 +67,13 @@ type ChatResponse struct {
 	// FinishReason is the provider's: "stop", "length", "content_filter"…
 	FinishReason string
 	Model        string
+	// ToolCalls are the functions the model asked to call (at most
+	// MaxToolCalls are kept).
+	ToolCalls []ToolCall
 }
+
+// MaxToolCalls bounds the tool calls read from one reply.
+const MaxToolCalls = 8
 
 // ChatClient calls an OpenAI-compatible /chat/completions endpoint. It is
 // safe for concurrent use.
@@ -70,11 +93,34 @@ func NewChatClient(cfg Config) (*ChatClient, error) {
 
 // chatRequest is the body of POST /chat/completions.
 type chatRequest struct {
-	Model       string    `json:"model"`
-	Messages    []Message `json:"messages"`
-	Temperature *float64  `json:"temperature,omitempty"`
-	MaxTokens   int       `json:"max_tokens,omitempty"`
-	Stream      bool      `json:"stream,omitempty"`
+	Model       string     `json:"model"`
+	Messages    []Message  `json:"messages"`
+	Temperature *float64   `json:"temperature,omitempty"`
+	MaxTokens   int        `json:"max_tokens,omitempty"`
+	Stream      bool       `json:"stream,omitempty"`
+	Tools       []wireTool `json:"tools,omitempty"`
+}
+
+type wireTool struct {
+	Type     string `json:"type"`
+	Function struct {
+		Name        string         `json:"name"`
+		Description string         `json:"description,omitempty"`
+		Parameters  map[string]any `json:"parameters,omitempty"`
+	} `json:"function"`
+}
+
+// wireMessage is a reply message with the tool calls tier0 reads.
+type wireMessage struct {
+	Role      string `json:"role"`
+	Content   string `json:"content"`
+	ToolCalls []struct {
+		ID       string `json:"id"`
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	} `json:"tool_calls"`
 }
 
 // chatResponse is the part of a response (or, with Delta, of a streamed
@@ -82,9 +128,9 @@ type chatRequest struct {
 type chatResponse struct {
 	Model   string `json:"model"`
 	Choices []struct {
-		Message      *Message `json:"message"`
-		Delta        *Message `json:"delta"`
-		FinishReason *string  `json:"finish_reason"`
+		Message      *wireMessage `json:"message"`
+		Delta        *Message     `json:"delta"`
+		FinishReason *string      `json:"finish_reason"`
 	} `json:"choices"`
 	Error json.RawMessage `json:"error"`
 }
@@ -114,7 +160,17 @@ func (c *ChatClient) wire(r ChatRequest, stream bool) (chatRequest, error) {
 	if model == "" {
 		model = c.c.cfg.Model
 	}
-	return chatRequest{Model: model, Messages: r.Messages, Temperature: r.Temperature, MaxTokens: r.MaxTokens, Stream: stream}, nil
+	body := chatRequest{Model: model, Messages: r.Messages, Temperature: r.Temperature, MaxTokens: r.MaxTokens, Stream: stream}
+	for _, t := range r.Tools {
+		if t.Name == "" {
+			return chatRequest{}, invalid("a tool has no name")
+		}
+		var w wireTool
+		w.Type = "function"
+		w.Function.Name, w.Function.Description, w.Function.Parameters = t.Name, t.Description, t.Parameters
+		body.Tools = append(body.Tools, w)
+	}
+	return body, nil
 }
 
 // Complete returns the model's whole reply to r. Errors: Invalid (a bad
@@ -143,7 +199,14 @@ func (c *ChatClient) readWhole(resp *http.Response) (ChatResponse, error) {
 	if len(body.Choices) == 0 || body.Choices[0].Message == nil {
 		return ChatResponse{}, conversation.Errorf(conversation.Unavailable, "chat: malformed response: no message")
 	}
-	out := ChatResponse{Content: body.Choices[0].Message.Content, Model: body.Model}
+	msg := body.Choices[0].Message
+	out := ChatResponse{Content: msg.Content, Model: body.Model}
+	for _, tc := range msg.ToolCalls {
+		if len(out.ToolCalls) == MaxToolCalls {
+			break
+		}
+		out.ToolCalls = append(out.ToolCalls, ToolCall{ID: tc.ID, Name: tc.Function.Name, Arguments: tc.Function.Arguments})
+	}
 	if f := body.Choices[0].FinishReason; f != nil {
 		out.FinishReason = *f
 	}
