@@ -116,19 +116,33 @@ func (t vectorTable) nearest(q []float32, n int, keep func(int) bool) []vectorHi
 	for i, x := range q {
 		qn[i] = x * inv
 	}
+	// The query's non-zero components: a question sets a few hundred of
+	// 1,024 or fewer.
+	qIdx := make([]int32, 0, len(qn))
+	for j, x := range qn {
+		if x != 0 {
+			qIdx = append(qIdx, int32(j))
+		}
+	}
 	// Accumulate the sparse vectors' dot products component by component.
 	scores := make([]float32, len(t.vals))
-	for j, x := range qn {
-		if x == 0 || j >= len(t.post) {
-			continue
+	for _, j := range qIdx {
+		if int(j) >= len(t.post) {
+			break
 		}
-		p := t.post[j]
+		x, p := qn[j], t.post[j]
 		for k, d := range p.docs {
 			scores[d] += x * p.vals[k]
 		}
 	}
+	// A dense vector meets a sparse query only in the query's components.
+	sparseQuery := float64(len(qIdx)) < sparseDensity*float64(len(qn))
 	for _, d := range t.dense {
-		scores[d] = t.dot(qn, d)
+		if vals := t.vals[d]; sparseQuery && len(vals) == len(qn) {
+			scores[d] = gatherDot(qn, qIdx, vals)
+		} else {
+			scores[d] = t.dot(qn, d)
+		}
 	}
 	top := newTopN(n)
 	for d, vals := range t.vals {
@@ -172,6 +186,21 @@ func denseDot(a, b []float32) float32 {
 		s0 += a[i] * b[i]
 	}
 	return (s0 + s1) + (s2 + s3)
+}
+
+// gatherDot is the dot product of q and v (of equal length) over the
+// components idx, where q is non-zero.
+func gatherDot(q []float32, idx []int32, v []float32) float32 {
+	var s0, s1 float32
+	i := 0
+	for ; i+2 <= len(idx); i += 2 {
+		s0 += q[idx[i]] * v[idx[i]]
+		s1 += q[idx[i+1]] * v[idx[i+1]]
+	}
+	if i < len(idx) {
+		s0 += q[idx[i]] * v[idx[i]]
+	}
+	return s0 + s1
 }
 
 // topN keeps the n best hits offered (higher sim, then lower doc) in a
