@@ -3,7 +3,7 @@ GO      ?= go
 BIN     ?= bin/tier0
 PKGS    ?= ./...
 
-.PHONY: run build test fuzz fuzz-short bench bench-http bench-engine bench-engine-2000 bench-engine-3000 bench-memory bench-engine-fixed bench-chaos bench-actions bench-knowledge bench-quality bench-go lint fmt vet clean
+.PHONY: run build test fuzz fuzz-short bench bench-http bench-engine bench-engine-2000 bench-engine-3000 bench-memory bench-engine-fixed bench-chaos bench-slack bench-actions bench-knowledge bench-quality bench-go lint fmt vet clean
 
 ## run: serve the web chat on http://localhost:8080 with the sample IT-helpdesk config
 run:
@@ -59,6 +59,10 @@ bench-chaos: build
 ## bench-actions: the shop's order status and returns against the fake shop back end (5 ms set latency) on a private redis-server; one RESULT line
 bench-actions:
 	$(GO) run ./cmd/tier0 bench actions -conversations 500 -rate 600 -duration 20s
+
+## bench-slack: signed Slack Events API requests at 1,000/s through the real handler; ack latency and one turn per event
+bench-slack:
+	$(GO) run ./cmd/tier0 bench slack -rate 1000 -duration 20s
 
 ## bench-knowledge: ingestion rate, retrieval latency and memory on a 10,000-chunk index (needs ../shared/bench)
 bench-knowledge:

@@ -215,7 +215,7 @@ type Config struct {
 	// MaxPaceWait is the longest a send waits for the pacer; longer waits
 	// return a RetryAfterError to the dispatcher instead (default 5s).
 	MaxPaceWait time.Duration
-	// Workers is the number of events processed at once (default 16);
+	// Workers is the number of events processed at once (default 64: a turn mostly waits for the store, and with CommitWait each one holds its request until it is committed);
 	// QueueSize how many acknowledged events may wait (default 256).
 	Workers   int
 	QueueSize int
@@ -267,7 +267,7 @@ func (c Config) withDefaults() Config {
 		c.MaxPaceWait = 5 * time.Second
 	}
 	if c.Workers == 0 {
-		c.Workers = 16
+		c.Workers = 64
 	}
 	if c.QueueSize == 0 {
 		c.QueueSize = 256
@@ -383,7 +383,9 @@ func New(cfg Config, e engine, r conversation.Refs) (*Adapter, error) {
 	cfg = cfg.withDefaults()
 	opts := []slack.Option{
 		slack.OptionAPIURL(cfg.APIURL),
-		slack.OptionHTTPClient(&http.Client{Timeout: cfg.HTTPTimeout}),
+		// Many workers post at once: keep their connections open
+		// (net/http keeps only 2 idle ones per host by default).
+		slack.OptionHTTPClient(&http.Client{Timeout: cfg.HTTPTimeout, Transport: keepAliveTransport(cfg.Workers)}),
 	}
 	if cfg.AppToken != "" {
 		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken))
@@ -443,3 +445,11 @@ func (a *Adapter) Sender() conversation.Sender { return customerSender{a} }
 // StaffSender returns the conversation.Sender for the staff channel;
 // register it for [StaffChannel].
 func (a *Adapter) StaffSender() conversation.Sender { return staffSender{a} }
+
+// keepAliveTransport is the default transport keeping up to conns idle
+// connections per host.
+func keepAliveTransport(conns int) *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = conns
+	return t
+}

@@ -61,6 +61,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(args) > 0 && args[0] == "chaos" {
 		return runBenchChaos(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "slack" {
+		return runBenchSlack(ctx, args[1:], stdout, stderr)
+	}
 	var o benchOptions
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -387,6 +390,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	}
 	hl := handleLat.sorted()
 	fmt.Fprintf(stderr, "bench: accepting a message (until its reply is committed): p50 %.1f ms, p99 %.1f ms\n", pct(hl, 50), pct(hl, 99))
+	fmt.Fprintf(stderr, "bench: %d unanswered messages went to conversations already handed to a person (relayed, not lost)\n", missing.relayed)
 	fmt.Fprintf(stderr, "bench: offered %d, skipped %d (conversation busy or handed off), handled %d deliveries, %d failed, load phase %s\n",
 		offered.Load(), skipped.Load(), handled.Load(), failed.Load(), loadTime.Round(time.Millisecond))
 	fmt.Fprintf(stdout, "RESULT mode=%s knowledge=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f late=%d lost=%d duplicated=%d refused=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",

@@ -10,13 +10,15 @@ import (
 // missingReplies sorts the accepted messages that got no reply by the end
 // of a bench run: late when the reply is committed and still waits in the
 // store's outbox (delivery fell behind), lost when it is nowhere (the
-// reply never was committed or was dropped).
+// reply never was committed or was dropped). Messages sent to a
+// conversation after it was handed to a person (before the bench saw
+// the handoff reply) are owed no bot reply: relayed.
 type missingReplies struct {
-	late, lost int
+	late, lost, relayed int
 }
 
 // classifyMissing looks up each unanswered dedupe key (with its
-// conversation key) in the store's outbox.
+// conversation key) in the store's outbox and the conversation's phase.
 func classifyMissing(ctx context.Context, store conversation.Store, unanswered map[string]string) (missingReplies, error) {
 	var m missingReplies
 	byConv := map[string][]string{}
@@ -32,10 +34,21 @@ func classifyMissing(ctx context.Context, store conversation.Store, unanswered m
 		for _, o := range pending {
 			waiting[o.InReplyTo] = true
 		}
+		handedOff := false
+		if len(pending) < len(dedupes) {
+			c, err := store.Load(ctx, key)
+			if err != nil && conversation.ErrorCode(err) != conversation.NotFound {
+				return m, fmt.Errorf("bench: load %s: %w", key, err)
+			}
+			handedOff = c != nil && (c.Phase == conversation.PhaseAwaitingAgent || c.Phase == conversation.PhaseAgentActive)
+		}
 		for _, d := range dedupes {
-			if waiting[d] {
+			switch {
+			case waiting[d]:
 				m.late++
-			} else {
+			case handedOff:
+				m.relayed++
+			default:
 				m.lost++
 			}
 		}

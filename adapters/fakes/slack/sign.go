@@ -31,7 +31,15 @@ func SignRequest(r *http.Request, secret string, ts time.Time, body []byte) {
 	r.Header.Set("X-Slack-Signature", Sign(secret, ts, body))
 }
 
-var deliveryClient = &http.Client{Timeout: 10 * time.Second}
+var deliveryClient = &http.Client{Timeout: 10 * time.Second, Transport: keepAlive()}
+
+// keepAlive keeps enough idle connections for load tests that deliver
+// many events at once.
+func keepAlive() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 256
+	return t
+}
 
 // PostEvent delivers an Events API body to an app's request URL, signed
 // with Config.SigningSecret, as Slack does. The caller closes the
