@@ -438,4 +438,14 @@ func TestActionTicketStatusOwnTicketOnly(t *testing.T) {
 	if got := lastText(t, say(t, e, "webchat:t", "m1", u, "what is the status of my ticket", nil)); got != "There is no ticket in this conversation." {
 		t.Errorf("without a ticket = %q", got)
 	}
+	// A ticket, handed back to the bot by the agent: its status, in German.
+	de := conversation.Identity{ID: "v2", Locale: "de-DE"}
+	say(t, e, "webchat:t2", "m1", de, "Ich möchte mit einem Mitarbeiter sprechen", nil)
+	if _, err := e.Act(context.Background(), conversation.AgentAction{ConversationKey: "webchat:t2", DedupeKey: "a1", Agent: conversation.Identity{ID: "agent"}, Kind: conversation.AgentHandBack}); err != nil {
+		t.Fatalf("hand back: %v", err)
+	}
+	got := lastText(t, say(t, e, "webchat:t2", "m2", de, "Wie ist der Stand meines Tickets?", nil))
+	if !strings.HasPrefix(got, "Ihr Ticket IT-") || !strings.Contains(got, "Team IT Service Desk") {
+		t.Errorf("ticket status = %q, want the German status of the asker's ticket", got)
+	}
 }

@@ -387,3 +387,12 @@ func TestOpenAppliesPriorityAndRoutingRules(t *testing.T) {
 		t.Errorf("NewDesk with priority P9: err %v, want invalid", err)
 	}
 }
+
+func TestCardListsActionRuns(t *testing.T) {
+	c := vpnConversation()
+	c.ActionLog = []conversation.ActionRun{{Action: "order_status", Params: "order=***42 email=m***@e***.com", Outcome: "not_found", At: time.Date(2026, 12, 6, 9, 30, 0, 0, time.UTC)}}
+	card := handoff.Card(conversation.Ticket{ID: "SHOP-1"}, conversation.HandoffRequest{Conversation: c, Reason: "customer_request"}, 5)
+	if !strings.Contains(card, "Actions:\n  09:30 order_status: not_found (order=***42 email=m***@e***.com)\n") || strings.Contains(card, "max@") {
+		t.Errorf("card = %s, want the masked action run", card)
+	}
+}

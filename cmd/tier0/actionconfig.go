@@ -25,6 +25,10 @@ type ActionsConfig struct {
 	// MinScore: how closely a message must resemble an example (0..1,
 	// default 0.6).
 	MinScore float64 `yaml:"min_score"`
+	// LLMTools offers the actions to the configured chat model
+	// (knowledge.llm) as tools for messages the example phrasings do not
+	// route: one more model call for each such message (default false).
+	LLMTools bool `yaml:"llm_tools"`
 	// Define are the HTTP back-end actions.
 	Define []ActionConfig `yaml:"define"`
 }
@@ -156,9 +160,9 @@ func buildActions(c *Config) (conversation.ActionsConfig, error) {
 	if err := out.Validate(); err != nil {
 		return out, fmt.Errorf("actions: %w", err)
 	}
-	// With a chat model configured, it may propose actions as tools for
-	// messages the example phrasings do not route.
-	if l := c.Knowledge.LLM; l.BaseURL != "" && len(out.Actions) > 0 {
+	// With llm_tools and a chat model configured, the model may propose
+	// actions as tools for messages the example phrasings do not route.
+	if l := c.Knowledge.LLM; ac.LLMTools && l.BaseURL != "" && len(out.Actions) > 0 {
 		chat, err := openai.NewChatClient(openai.Config{BaseURL: l.BaseURL, APIKey: l.APIKey, Model: l.Model, AzureAPIVersion: l.AzureAPIVersion})
 		if err != nil {
 			return out, fmt.Errorf("actions: knowledge.llm: %w", err)

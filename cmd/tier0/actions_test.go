@@ -110,3 +110,31 @@ func TestSampleQuestionsRarelyStartActions(t *testing.T) {
 		}
 	}
 }
+
+// The German question sets (configs/*/questions.de.tsv, question TAB
+// expected article) stay with knowledge too.
+func TestSampleGermanQuestionsRarelyStartActions(t *testing.T) {
+	for _, dir := range []string{"shop", "it-helpdesk"} {
+		e := sampleActionEngine(t, "../../configs/"+dir+"/tier0.yaml")
+		raw, err := os.ReadFile("../../configs/" + dir + "/questions.de.tsv")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, started := 0, 0
+		for _, line := range strings.Split(string(raw), "\n") {
+			q, _, _ := strings.Cut(line, "\t")
+			if strings.TrimSpace(q) == "" || strings.HasPrefix(q, "#") {
+				continue
+			}
+			n++
+			if name, score := e.MatchAction(q); name != "" {
+				started++
+				t.Logf("%s: %q starts %s (%.2f)", dir, q, name, score)
+			}
+		}
+		t.Logf("%s: %d of %d German knowledge questions start an action", dir, started, n)
+		if started*10 > n {
+			t.Errorf("%s: %d of %d German knowledge questions start an action, want at most 10%%", dir, started, n)
+		}
+	}
+}

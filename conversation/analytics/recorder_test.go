@@ -500,3 +500,28 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("NewRecorder(nil) = %v, want Invalid", err)
 	}
 }
+
+func TestRecorderCountsActionRuns(t *testing.T) {
+	store := newMemStore()
+	r := newRecorder(t, store, func() time.Time { return today })
+	r.Record([]conversation.Event{
+		ev(conversation.EventAction, 0, "action", "order_status", "outcome", "ok"),
+		ev(conversation.EventAction, 0, "action", "order_status", "outcome", "not_found"),
+		ev(conversation.EventAction, 0, "action", "unlock_account", "outcome", "ok"),
+	})
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+	rep, err := r.Report(context.Background(), 1)
+	if err != nil {
+		t.Fatalf("Report: %v", err)
+	}
+	want := map[string]int64{"order_status.ok": 1, "order_status.not_found": 1, "unlock_account.ok": 1}
+	got := map[string]int64{}
+	for _, c := range rep.Actions {
+		got[c.Label] = c.Count
+	}
+	if rep.Totals.ActionRuns != 3 || len(got) != 3 || got["order_status.ok"] != want["order_status.ok"] || got["order_status.not_found"] != 1 || got["unlock_account.ok"] != 1 {
+		t.Errorf("action runs %d, by outcome %v; want 3 and %v", rep.Totals.ActionRuns, got, want)
+	}
+}
