@@ -98,14 +98,15 @@ type chaosResult struct {
 	answered, lost, duplicated       int
 	reordered, misrouted             int
 	undelivered, platformDuplicates  int
+	duplicatesOutsideWindow          int
 	handedOff                        int
 	p99, p99All, slackAckP99         float64
 }
 
 func (r chaosResult) line() string {
-	return fmt.Sprintf("RESULT mode=chaos replicas=%d kills=%d redis_restarts=%d conversations=%d accepted=%d answered=%d lost=%d duplicated=%d reordered=%d misrouted=%d undelivered=%d platform_duplicates=%d refused=%d handed_off=%d p99_ms=%.1f p99_all_ms=%.1f slack_ack_p99_ms=%.1f",
+	return fmt.Sprintf("RESULT mode=chaos replicas=%d kills=%d redis_restarts=%d conversations=%d accepted=%d answered=%d lost=%d duplicated=%d reordered=%d misrouted=%d undelivered=%d platform_duplicates=%d platform_duplicates_outside_window=%d refused=%d handed_off=%d p99_ms=%.1f p99_all_ms=%.1f slack_ack_p99_ms=%.1f",
 		r.replicas, r.kills, r.redisRestarts, r.conversations, r.accepted, r.answered, r.lost, r.duplicated,
-		r.reordered, r.misrouted, r.undelivered, r.platformDuplicates, r.refused, r.handedOff, r.p99, r.p99All, r.slackAckP99)
+		r.reordered, r.misrouted, r.undelivered, r.platformDuplicates, r.duplicatesOutsideWindow, r.refused, r.handedOff, r.p99, r.p99All, r.slackAckP99)
 }
 
 // chaosReplica is one tier0 serve process.
@@ -209,6 +210,7 @@ type chaosHarness struct {
 	questions []string
 	replicas  []*chaosReplica
 	slack     *slackfake.Server
+	posted    *postTimes
 	http      *http.Client
 	log       io.Writer
 
@@ -217,6 +219,8 @@ type chaosHarness struct {
 	convs    []*chaosConv
 	// disrupted are [from, to) windows after kills and the Redis restart.
 	disrupted [][2]time.Time
+	// crashes are the moments a replica was killed or Redis stopped.
+	crashes   []time.Time
 	slackAcks []time.Duration
 	refused   int
 }
@@ -273,14 +277,19 @@ func benchChaos(ctx context.Context, o chaosOptions, stderr io.Writer) (chaosRes
 		"TIER0_WEBCHAT_SECRET="+strings.Repeat("chaos-", 8),
 		"TIER0_LOG_LEVEL=warn")
 	if o.slackUsers > 0 {
-		h.slack, err = slackfake.Start(slackfake.Config{})
+		h.slack = slackfake.New(slackfake.Config{})
+		h.posted = &postTimes{at: map[string]time.Time{}}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return res, err
 		}
+		fs := &http.Server{Handler: h.posted.wrap(h.slack), ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = fs.Serve(ln) }()
+		defer fs.Close()
 		defer h.slack.Close()
 		sc := h.slack.Config()
 		env = append(env, "TIER0_SLACK_BOT_TOKEN="+sc.BotToken, "TIER0_SLACK_SIGNING_SECRET="+sc.SigningSecret,
-			"TIER0_SLACK_MODE=http", "TIER0_SLACK_API_URL="+h.slack.APIURL())
+			"TIER0_SLACK_MODE=http", "TIER0_SLACK_API_URL=http://"+ln.Addr().String()+"/api/")
 	}
 	cfgPath, err := filepath.Abs(o.config)
 	if err != nil {
@@ -352,6 +361,9 @@ func benchChaos(ctx context.Context, o chaosOptions, stderr io.Writer) (chaosRes
 				return res, fmt.Errorf("bench chaos: restart redis: %w", err)
 			}
 			res.redisRestarts++
+			h.mu.Lock()
+			h.crashes = append(h.crashes, t0)
+			h.mu.Unlock()
 			fmt.Fprintf(stderr, "chaos: redis restarted (SIGTERM, start on the same data) in %s\n", time.Since(t0).Round(time.Millisecond))
 			h.disrupt(t0, time.Now().Add(o.quiet))
 		}
@@ -368,6 +380,9 @@ func benchChaos(ctx context.Context, o chaosOptions, stderr io.Writer) (chaosRes
 			r.signal(syscall.SIGKILL)
 			res.kills++
 			h.disrupt(t0, t0.Add(o.quiet))
+			h.mu.Lock()
+			h.crashes = append(h.crashes, t0)
+			h.mu.Unlock()
 			fmt.Fprintf(stderr, "chaos: kill -9 replica %d (kill %d at %s)\n", r.n, res.kills, t0.Sub(start).Round(time.Second))
 			restarts.Go(func() {
 				time.Sleep(o.downFor)
@@ -619,6 +634,7 @@ func (h *chaosHarness) check(ctx context.Context, store conversation.Store, res 
 	h.mu.Lock()
 	convs := slices.Clone(h.convs)
 	windows := slices.Clone(h.disrupted)
+	crashes := slices.Clone(h.crashes)
 	ackDur = slices.Clone(h.slackAcks)
 	h.mu.Unlock()
 	var posts map[string][]slackfake.Message
@@ -739,7 +755,9 @@ func (h *chaosHarness) check(ctx context.Context, store conversation.Store, res 
 			switch got := len(posts[cv.slack]); {
 			case got > botTurns:
 				res.platformDuplicates += got - botTurns
-				note("%s: %d Slack posts for %d replies", cv.key, got, botTurns)
+				outside := h.posted.outsideWindow(posts[cv.slack], crashes, got-botTurns)
+				res.duplicatesOutsideWindow += outside
+				note("%s: %d Slack posts for %d replies (%d not sent just before a crash)", cv.key, got, botTurns, outside)
 			case got < botTurns:
 				res.undelivered += max(0, botTurns-got-len(pending))
 			}
@@ -762,3 +780,83 @@ func overlaps(windows [][2]time.Time, from, to time.Time) bool {
 	}
 	return false
 }
+
+// postTimes records when the fake Slack accepted each chat.postMessage,
+// so a platform duplicate can be told apart: inside the documented window
+// its first copy was accepted just before a replica died (or Redis
+// stopped), before the replica could record the send.
+type postTimes struct {
+	mu sync.Mutex
+	at map[string]time.Time // "<channel> <ts>" → when the post was answered
+}
+
+// wrap serves next, noting the channel and ts of each successful post.
+func (p *postTimes) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/chat.postMessage") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := &capture{header: http.Header{}, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		var body struct {
+			OK      bool   `json:"ok"`
+			Channel string `json:"channel"`
+			TS      string `json:"ts"`
+		}
+		if json.Unmarshal(rec.body.Bytes(), &body) == nil && body.OK {
+			p.mu.Lock()
+			p.at[body.Channel+" "+body.TS] = time.Now()
+			p.mu.Unlock()
+		}
+		for k, v := range rec.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.status)
+		_, _ = w.Write(rec.body.Bytes())
+	})
+}
+
+// crashWindow is how long before and after a crash a send may have been
+// accepted by the platform without the replica recording it.
+const crashWindow = 2 * time.Second
+
+// outsideWindow counts the extra posts of one channel that are not
+// explained by a crash: for each text posted more than once, its first
+// copy must have been accepted within crashWindow of a crash.
+func (p *postTimes) outsideWindow(posts []slackfake.Message, crashes []time.Time, extra int) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	first := map[string]time.Time{}
+	copies := map[string]int{}
+	for _, m := range posts {
+		copies[m.Text]++
+		if t, ok := p.at[m.Channel+" "+m.TS]; ok && (first[m.Text].IsZero() || t.Before(first[m.Text])) {
+			first[m.Text] = t
+		}
+	}
+	explained := 0
+	for text, n := range copies {
+		if n < 2 {
+			continue
+		}
+		for _, c := range crashes {
+			if d := first[text].Sub(c); d > -crashWindow && d < crashWindow {
+				explained += n - 1
+				break
+			}
+		}
+	}
+	return max(0, extra-explained)
+}
+
+// capture is a ResponseWriter that keeps what was written.
+type capture struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (c *capture) Header() http.Header         { return c.header }
+func (c *capture) WriteHeader(status int)      { c.status = status }
+func (c *capture) Write(b []byte) (int, error) { return c.body.Write(b) }
