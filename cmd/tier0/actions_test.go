@@ -138,3 +138,58 @@ func TestSampleGermanQuestionsRarelyStartActions(t *testing.T) {
 		}
 	}
 }
+
+func TestExpandEnv(t *testing.T) {
+	env := map[string]string{"TOKEN": "s3cret", "EMPTY": ""}
+	get := func(k string) string { return env[k] }
+	tests := []struct{ in, want string }{
+		{"Bearer ${TOKEN}", "Bearer s3cret"},
+		{"${MISSING:-http://127.0.0.1:1}/x", "http://127.0.0.1:1/x"},
+		{"${EMPTY:-d}", "d"},
+		{"${MISSING}", ""},
+		{"{order} and $TOKEN stay", "{order} and $TOKEN stay"},
+	}
+	for _, tc := range tests {
+		if got := expandEnv(tc.in, get); got != tc.want {
+			t.Errorf("expandEnv(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestActionConfigErrors(t *testing.T) {
+	action := func(extra string) string {
+		return `actions:
+  define:
+    - name: order_status
+      examples: {en: ["where is my order"]}
+      result: {en: "ok"}
+      params:
+        - {name: order, type: order, ask: {en: "Which order?"}}
+` + extra
+	}
+	tests := []struct{ name, yaml, want string }{
+		{"no url", action(""), "absolute http(s) URL"},
+		{"bad method", action("      http: {method: TRACE, url: 'https://x.example/o/{order}'}\n"), "method"},
+		{"placeholder in host", action("      http: {url: 'https://{order}.example/'}\n"), "path and query only"},
+		{"bad param type", strings.Replace(action("      http: {url: 'https://x.example/'}\n"), "type: order", "type: colour", 1), "unknown type"},
+		{"unknown builtin", "actions:\n  builtin: [weather]\n", "want ticket_status or talk_to_person"},
+		{"unknown field", action("      http: {url: 'https://x.example/', verb: GET}\n"), "verb"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadConfig(writeConfig(t, tc.yaml), func(string) string { return "" })
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("LoadConfig: %v, want an error mentioning %q", err, tc.want)
+			}
+		})
+	}
+	// The secret comes from the environment into the header.
+	c, err := LoadConfig(writeConfig(t, action("      http: {url: '${API:-https://x.example}/o/{order}', headers: {Authorization: 'Bearer ${API_TOKEN}'}}\n")),
+		func(k string) string { return map[string]string{"API_TOKEN": "tok"}[k] })
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	if h := c.Actions.Define[0].HTTP; h.URL != "https://x.example/o/{order}" || h.Headers["Authorization"] != "Bearer tok" {
+		t.Errorf("http = %+v", h)
+	}
+}
