@@ -11,3 +11,10 @@ func NearestForTest(vecs [][]float32, q []float32, n int) ([]int, []float64) {
 	}
 	return docs, sims
 }
+
+// CoverageBySetsForTest makes Retrieve compute coverage from each chunk's
+// term set instead of the postings until the returned func is called.
+func CoverageBySetsForTest() (restore func()) {
+	coverageBySets = true
+	return func() { coverageBySets = false }
+}

@@ -263,6 +263,10 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 	}
 	ideal := max(v.lex.ideal(terms), 1e-9)
 	partials := v.partialMatches(terms)
+	var textCov *postingCoverage
+	if partials != nil && !coverageBySets {
+		textCov = newPostingCoverage(v.lex, terms, weights, partials)
+	}
 	for i := range groups {
 		g := &groups[i]
 		if g.vecRank > 0 {
@@ -281,7 +285,11 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 		}
 		c := &v.lex.docs[g.doc]
 		ct := v.docTerms[g.doc]
-		g.coverage = coverage(terms, weights, partials, ct.text)
+		if textCov != nil {
+			g.coverage = textCov.of(g.doc)
+		} else {
+			g.coverage = coverage(terms, weights, partials, ct.text)
+		}
 		switch {
 		case c.Card == "":
 			if g.vecDoc < 0 {
@@ -326,6 +334,62 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 	r.Answerable = len(hits) > 0 && r.Score >= r.Threshold
 	r.Ambiguous = ambiguous(hits, r.Threshold)
 	return r, nil
+}
+
+// coverageBySets makes Retrieve compute every chunk's coverage from its
+// term set, for the test that checks postingCoverage agrees.
+var coverageBySets = false
+
+// postingCoverage computes coverage (see coverage) of the query terms for
+// every chunk of the lexical index at once, from the postings: a chunk's
+// lexical text holds exactly the terms whose postings list it (both come
+// from contentTerms of Chunk.lexicalText). Per query term it marks the
+// chunks holding the term and those holding one of its partial matches.
+type postingCoverage struct {
+	weights []float64
+	total   float64
+	exact   [][]uint64 // per query term, a bit per chunk
+	part    [][]uint64
+}
+
+func newPostingCoverage(lx *lexicalIndex, terms []string, weights []float64, partials [][]string) *postingCoverage {
+	words := (len(lx.docs) + 63) / 64
+	c := &postingCoverage{weights: weights, exact: make([][]uint64, len(terms)), part: make([][]uint64, len(terms))}
+	mark := func(bits []uint64, t string) {
+		for _, p := range lx.postings[t] {
+			bits[p.doc/64] |= 1 << (p.doc % 64)
+		}
+	}
+	for i, t := range terms {
+		c.total += weights[i]
+		c.exact[i] = make([]uint64, words)
+		mark(c.exact[i], t)
+		if len(partials[i]) > 0 {
+			c.part[i] = make([]uint64, words)
+			for _, p := range partials[i] {
+				mark(c.part[i], p)
+			}
+		}
+	}
+	return c
+}
+
+// of returns the coverage of chunk doc's lexical text.
+func (c *postingCoverage) of(doc int) float64 {
+	if c.total == 0 {
+		return 0
+	}
+	w, bit := doc/64, uint64(1)<<(doc%64)
+	var got float64
+	for i := range c.exact {
+		switch {
+		case c.exact[i][w]&bit != 0:
+			got += c.weights[i]
+		case c.part[i] != nil && c.part[i][w]&bit != 0:
+			got += c.weights[i] * partialMatch
+		}
+	}
+	return got / c.total
 }
 
 // signalsOf summarises the results: groups in the order of ranked, best
