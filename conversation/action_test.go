@@ -435,7 +435,7 @@ func TestActionRateLimitPerUser(t *testing.T) {
 func TestActionTicketStatusOwnTicketOnly(t *testing.T) {
 	e := newEngine(t, stores()["bolt"](t), &keywordKnowledge{}, conversation.EngineConfig{Actions: sampleActions(&fakeBackend{})})
 	u := conversation.Identity{ID: "v1"}
-	if got := lastText(t, say(t, e, "webchat:t", "m1", u, "what is the status of my ticket", nil)); got != "There is no ticket in this conversation." {
+	if got := lastText(t, say(t, e, "webchat:t", "m1", u, "what is the status of my ticket", nil)); got != "I can't find an open ticket of yours." {
 		t.Errorf("without a ticket = %q", got)
 	}
 	// A ticket, handed back to the bot by the agent: its status, in German.
@@ -447,5 +447,14 @@ func TestActionTicketStatusOwnTicketOnly(t *testing.T) {
 	got := lastText(t, say(t, e, "webchat:t2", "m2", de, "Wie ist der Stand meines Tickets?", nil))
 	if !strings.HasPrefix(got, "Ihr Ticket IT-") || !strings.Contains(got, "Team IT Service Desk") {
 		t.Errorf("ticket status = %q, want the German status of the asker's ticket", got)
+	}
+	// A ticket open in another conversation: the same customer is told,
+	// another customer is not.
+	say(t, e, "webchat:t3", "m1", conversation.Identity{ID: "v3"}, "I want to talk to a real person", nil)
+	if got := lastText(t, say(t, e, "webchat:t4", "m1", conversation.Identity{ID: "v3"}, "what is the status of my ticket", nil)); !strings.HasPrefix(got, "Your ticket IT-") {
+		t.Errorf("own ticket from another conversation = %q", got)
+	}
+	if got := lastText(t, say(t, e, "webchat:t5", "m1", conversation.Identity{ID: "v4"}, "what is the status of my ticket", nil)); got != "I can't find an open ticket of yours." {
+		t.Errorf("another customer = %q, want no ticket", got)
 	}
 }

@@ -552,14 +552,24 @@ func (t *turn) runBuiltin(ctx context.Context, spec *ActionSpec, p *PendingActio
 		return t.handOff(ctx, "customer_request")
 	case builtinTicketStatus:
 		ts := t.conv.TicketState
-		if t.conv.Ticket == "" || ts == nil {
+		id := t.conv.Ticket
+		if id == "" || ts == nil {
+			// A ticket the same customer opened in another conversation of
+			// this channel (a new Slack thread, a new web chat tab).
+			if own, err := t.ownOpenTicket(ctx); err == nil && own != nil {
+				id, ts = own.Ticket.ID, &own.Ticket
+			} else if ctx.Err() != nil {
+				return ctx.Err()
+			}
+		}
+		if id == "" || ts == nil {
 			t.endAction(p, "not_found", spec)
 			t.reply(KindNotice, tx.NoTicket, nil, []Button{t.humanButton()})
 			return nil
 		}
 		t.endAction(p, "ok", spec)
 		t.event(EventAnswered, "source", "action:"+spec.Name)
-		text := fillTemplate(tx.TicketStatus, map[string]string{"ticket": t.conv.Ticket, "status": ticketStatusWord(ts.Status, p.Lang), "team": ts.Team})
+		text := fillTemplate(tx.TicketStatus, map[string]string{"ticket": id, "status": ticketStatusWord(ts.Status, p.Lang), "team": ts.Team})
 		t.reply(KindAnswer, text, []Citation{{Title: spec.Source, Source: "action:" + spec.Name}}, []Button{t.humanButton()})
 		return nil
 	}
@@ -608,4 +618,24 @@ func (t *turn) plan(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	return true, t.proposed(ctx, spec, prop)
+}
+
+// ownOpenTicket returns the newest open ticket in the queue whose
+// customer is the asker (same channel and platform user id), or nil.
+func (t *turn) ownOpenTicket(ctx context.Context) (*TicketSummary, error) {
+	if t.msg.User.ID == "" {
+		return nil, nil
+	}
+	list, err := t.e.store.Tickets(ctx, TicketQuery{Limit: MaxReadLimit})
+	if err != nil {
+		return nil, err
+	}
+	var best *TicketSummary
+	for i := range list {
+		s := &list[i]
+		if s.Channel == t.msg.Channel && s.User.ID == t.msg.User.ID && (best == nil || s.UpdatedAt.After(best.UpdatedAt)) {
+			best = s
+		}
+	}
+	return best, nil
 }
