@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/go-telegram/bot/models"
@@ -16,10 +19,14 @@ import (
 // say a lot.
 func fastChat(c map[string]any) { yamlSet(c, "webchat.rate_per_minute", 60000) }
 
-// startBackend serves a fake back end on a loopback port.
-func startBackend(tb testing.TB, s *fakebackend.Server) string {
+// startBackend serves a fake back end (or h) on a loopback port.
+func startBackend(tb testing.TB, s *fakebackend.Server, h ...http.Handler) string {
 	tb.Helper()
-	srv := httptest.NewServer(s)
+	var handler http.Handler = s
+	if len(h) > 0 {
+		handler = h[0]
+	}
+	srv := httptest.NewServer(handler)
 	tb.Cleanup(srv.Close)
 	return srv.URL
 }
@@ -187,5 +194,73 @@ func TestActionsUnlockTelegram(t *testing.T) {
 	}
 	if got := it.Unlocked(); len(got) != 1 || got[0] != "telegram:4242002" {
 		t.Errorf("unlocked %q, want only the asker's own Telegram identity", got)
+	}
+}
+
+// toolChat is a fake /v1/chat/completions that answers a request with
+// tools with the tool call set by the test, and anything else with a
+// plain reply.
+type toolChat struct {
+	mu        sync.Mutex
+	name      string
+	args      string
+	toolCalls int
+}
+
+func (f *toolChat) set(name, args string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.name, f.args = name, args
+}
+
+func (f *toolChat) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var req map[string]any
+	_ = json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req)
+	msg := map[string]any{"role": "assistant", "content": "I don't know."}
+	f.mu.Lock()
+	if _, ok := req["tools"]; ok {
+		f.toolCalls++
+		msg["content"] = ""
+		if f.name != "" {
+			msg["tool_calls"] = []any{map[string]any{"id": "c1", "type": "function", "function": map[string]any{"name": f.name, "arguments": f.args}}}
+		}
+	}
+	f.mu.Unlock()
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(map[string]any{"model": "fake", "choices": []any{map[string]any{"message": msg, "finish_reason": "stop"}}})
+}
+
+// With llm_tools on, the chat model's tool call for another person's
+// account is refused through the whole server and reaches no back end;
+// its call without an account is confirmed for the asker's own.
+func TestActionsHostileToolCallThroughServer(t *testing.T) {
+	it := fakebackend.NewIT(fakebackend.Config{})
+	itURL := startBackend(t, it)
+	chat := &toolChat{}
+	chatURL := startBackend(t, nil, chat)
+	cfg := writeChannelConfig(t, sampleConfig, func(c map[string]any) {
+		yamlSet(c, "actions.llm_tools", true)
+		fastChat(c)
+	})
+	m, _ := startChannelServer(t, cfg, t.TempDir(), map[string]string{
+		"TIER0_IT_API_URL": itURL, "TIER0_LLM_BASE_URL": chatURL + "/v1", "TIER0_LLM_MODEL": "fake",
+	})
+	v := newVisitor(t, m)
+	ev := v.events(t)
+	chat.set("unlock_account", `{"account":"boss@northwind.example"}`)
+	v.say(t, "I need the boss account opened up, please", "h-1")
+	if got := ev.next(t); !strings.HasPrefix(got.Text, "I can only do that for you yourself") {
+		t.Errorf("reply = %q, want the refusal", got.Text)
+	}
+	chat.set("unlock_account", `{}`)
+	v.say(t, "I need my login opened up, please", "h-2")
+	if got := ev.next(t); got.Text != "Shall I unlock your account?" {
+		t.Errorf("reply = %q, want the confirmation", got.Text)
+	}
+	chat.mu.Lock()
+	calls := chat.toolCalls
+	chat.mu.Unlock()
+	if st := it.Stats(); st.Posts != 0 || calls != 2 {
+		t.Errorf("IT back end %+v, tool requests %d: want no POST and 2 tool requests", st, calls)
 	}
 }
