@@ -94,3 +94,43 @@ func TestEventAnsweredAfterCommit(t *testing.T) {
 		})
 	}
 }
+
+// A slow turn that fails while Slack will retry (answered 503) keeps its
+// placeholder, and the answer of Slack's retry replaces it: the customer
+// sees one message, not an apology and an answer.
+func TestPlaceholderKeptForSlacksRetry(t *testing.T) {
+	fx := newFixture(t, func(c *slack.Config) { c.PlaceholderAfter = time.Millisecond })
+	var seen atomic.Int32
+	var reply conversation.Outbound
+	fx.eng.handle = func(ctx context.Context, m conversation.Message) (conversation.Result, error) {
+		time.Sleep(30 * time.Millisecond) // slow enough for the placeholder
+		if seen.Add(1) <= 3 {
+			return conversation.Result{}, conversation.Errorf(conversation.Unavailable, "store restarting")
+		}
+		reply = conversation.Outbound{ID: "o1", ConversationKey: m.ConversationKey, Channel: conversation.ChannelSlack, ThreadKey: m.ThreadKey,
+			Kind: conversation.KindAnswer, Text: "Here is how.", InReplyTo: m.DedupeKey}
+		return conversation.Result{Outbound: []conversation.Outbound{reply}}, nil
+	}
+	body := fx.fake.EventCallback("EvP1", slackfake.Event{Type: "message", ChannelType: "im", Channel: "D1", User: "UEMP", Text: "slow question", TS: thread1})
+	for i, want := range []int{http.StatusServiceUnavailable, http.StatusOK} {
+		res, err := fx.fake.RetryEvent(context.Background(), fx.srv.URL+"/slack/events", body, i)
+		if err != nil {
+			t.Fatalf("delivery %d: %v", i+1, err)
+		}
+		res.Body.Close()
+		if res.StatusCode != want {
+			t.Fatalf("delivery %d: status %d, want %d", i+1, res.StatusCode, want)
+		}
+	}
+	fx.close(t)
+	if err := fx.adapter.Sender().Send(context.Background(), reply); err != nil {
+		t.Fatalf("send: %v", err)
+	}
+	msgs := fx.fake.Messages()
+	if len(msgs) != 1 || msgs[0].Text != "Here is how." {
+		t.Fatalf("messages = %+v, want one: the placeholder replaced by the answer", msgs)
+	}
+	if n := len(fx.fake.Calls("chat.postMessage")); n != 1 {
+		t.Errorf("%d posts, want 1 (the placeholder, reused by the retry)", n)
+	}
+}

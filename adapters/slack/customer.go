@@ -31,7 +31,9 @@ const (
 // in a channel thread the bot is part of. It returns an error when the
 // message may be worth sending again: its turn (or the thread lookup)
 // failed with a retryable error.
-func (a *Adapter) customerEvent(ctx context.Context, in inbound, bot *botIdentity) error {
+// With retried set a failed turn is answered 503 and Slack sends the
+// event again.
+func (a *Adapter) customerEvent(ctx context.Context, in inbound, bot *botIdentity, retried bool) error {
 	var key, thread string
 	if in.isDM() {
 		key, thread = dmKey(in.team, in.channel), in.threadTS
@@ -62,7 +64,7 @@ func (a *Adapter) customerEvent(ctx context.Context, in inbound, bot *botIdentit
 		a.log.Debug("slack message ignored", "conversation", key, "reason", err)
 		return nil
 	}
-	if err := a.handleCustomer(ctx, m, in.channel); err != nil && retryable(err) {
+	if err := a.handleCustomer(ctx, m, in.channel, retried); err != nil && retryable(err) {
 		return err
 	}
 	return nil
@@ -158,7 +160,7 @@ func (a *Adapter) customerClick(ctx context.Context, cb slack.InteractionCallbac
 		a.log.Debug("slack click ignored", "conversation", key, "reason", err)
 		return
 	}
-	_ = a.handleCustomer(ctx, m, channel)
+	_ = a.handleCustomer(ctx, m, channel, false)
 }
 
 // retryable reports whether an engine error may go away on its own: the
@@ -198,8 +200,9 @@ func withRetry(ctx context.Context, fn func() (conversation.Result, error)) (con
 const apology = "Sorry, I couldn't handle that message just now. Please send it again in a moment."
 
 // handleCustomer runs the turn of m, with a placeholder when it is slow,
-// and returns the turn's error.
-func (a *Adapter) handleCustomer(ctx context.Context, m conversation.Message, channel string) error {
+// and returns the turn's error. retried: the platform sends m again when
+// the turn fails (see settlePlaceholder).
+func (a *Adapter) handleCustomer(ctx context.Context, m conversation.Message, channel string, retried bool) error {
 	turn := func() (conversation.Result, error) {
 		return withRetry(ctx, func() (conversation.Result, error) { return a.eng.Handle(ctx, m) })
 	}
@@ -235,7 +238,7 @@ func (a *Adapter) handleCustomer(ctx context.Context, m conversation.Message, ch
 		a.log.Debug("slack message handled", "conversation", m.ConversationKey, "duplicate", res.Duplicate, "phase", res.Phase)
 	}
 	if ph != nil {
-		a.settlePlaceholder(ctx, ph, repliesTo(res, m.DedupeKey), err)
+		a.settlePlaceholder(ctx, ph, repliesTo(res, m.DedupeKey), err, retried)
 	}
 	return err
 }

@@ -215,9 +215,9 @@ func (a *Adapter) acceptEvent(ctx context.Context, ev slackevents.EventsAPIEvent
 		work = func(ctx context.Context) { a.staffMessage(ctx, in, bot) }
 	case in.isDM(), in.mention, in.threadTS != "":
 		if commitWait > 0 {
-			return a.queueCommitted(ctx, commitWait, func(ctx context.Context) error { return a.customerEvent(ctx, in, bot) })
+			return a.queueCommitted(ctx, commitWait, func(ctx context.Context) error { return a.customerEvent(ctx, in, bot, true) })
 		}
-		work = func(ctx context.Context) { _ = a.customerEvent(ctx, in, bot) }
+		work = func(ctx context.Context) { _ = a.customerEvent(ctx, in, bot, false) }
 	default:
 		a.log.Debug("slack message ignored", "reason", "not addressed to the bot")
 		return ignored

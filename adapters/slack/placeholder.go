@@ -83,6 +83,14 @@ func (a *Adapter) postPlaceholder(ctx context.Context, ph *placeholder) {
 	if ph.used {
 		return
 	}
+	// An earlier attempt at this message (Slack's retry after a 503) may
+	// have left its placeholder: the answer replaces that one.
+	if v, err := a.refs.GetRef(ctx, nsPlaceholders, ph.key); err == nil && v != placeholderDone {
+		if ch, ts, ok := strings.Cut(v, " "); ok && ch == ph.channel {
+			ph.ts = ts
+			return
+		}
+	}
 	if ra, err := a.pacer.wait(ctx, ph.channel, a.cfg.MaxPaceWait); err != nil || ra > 0 {
 		return // the channel is busy; the answer will come without a placeholder
 	}
@@ -101,10 +109,12 @@ func (a *Adapter) postPlaceholder(ctx context.Context, ph *placeholder) {
 // placeholder stays for the sender to replace when the turn queued a
 // reply to the message; otherwise it is removed, or replaced by an
 // apology when the turn failed.
-func (a *Adapter) settlePlaceholder(ctx context.Context, ph *placeholder, replied bool, turnErr error) {
+// With retried set (the event was answered 503 and Slack sends it again)
+// a retryable failure keeps the placeholder for the retry's answer.
+func (a *Adapter) settlePlaceholder(ctx context.Context, ph *placeholder, replied bool, turnErr error, retried bool) {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
-	if ph.ts == "" || ph.used {
+	if ph.ts == "" || ph.used || (turnErr != nil && retried && retryable(turnErr)) {
 		ph.used = true
 		a.ph.remove(ph)
 		return
