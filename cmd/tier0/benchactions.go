@@ -131,6 +131,7 @@ func benchActions(ctx context.Context, o benchActionsOptions, stdout, stderr io.
 		wg                       sync.WaitGroup
 		lat                      latencies
 		turns, failed, skipped   atomic.Int64
+		overloaded               atomic.Int64
 		confirmsOK, wrongReplies atomic.Int64
 		busy                     = make([]atomic.Bool, o.conversations)
 		step                     = make([]int, o.conversations)
@@ -171,10 +172,6 @@ func benchActions(ctx context.Context, o benchActionsOptions, stdout, stderr io.
 		m := conversation.Message{Channel: conversation.ChannelWebChat, ConversationKey: key,
 			DedupeKey: fmt.Sprintf("%s:%d:%d", key, round[conv], step[conv]),
 			User:      conversation.Identity{ID: fmt.Sprintf("visitor-%d", conv)}, Text: st.text, Action: st.click}
-		step[conv]++
-		if step[conv] == len(script[conv]) {
-			step[conv], round[conv] = 0, round[conv]+1
-		}
 		deliveries := 1
 		if rng.Float64() < o.dupShare {
 			deliveries = 2
@@ -189,12 +186,19 @@ func benchActions(ctx context.Context, o benchActionsOptions, stdout, stderr io.
 					t0 := time.Now()
 					res, err := engine.Handle(ctx, m)
 					d := time.Since(t0)
+					if errors.Is(err, conversation.ErrOverloaded) {
+						// Refused at the door, like a platform told to retry:
+						// the simulated customer sends it again later.
+						overloaded.Add(1)
+						return
+					}
 					if err != nil {
 						failed.Add(1)
 						log.Error("bench turn failed", "err", err)
 						return
 					}
 					if res.Duplicate {
+						accepted.Add(1) // the other delivery committed it
 						return
 					}
 					if st.backend {
@@ -209,8 +213,15 @@ func benchActions(ctx context.Context, o benchActionsOptions, stdout, stderr io.
 				})
 			}
 			inner.Wait()
-			if st.confirm && accepted.Load() > 0 {
-				confirmsOK.Add(1)
+			if accepted.Load() > 0 {
+				// The next message of the script only once this one is in.
+				step[conv]++
+				if step[conv] == len(script[conv]) {
+					step[conv], round[conv] = 0, round[conv]+1
+				}
+				if st.confirm {
+					confirmsOK.Add(1)
+				}
 			}
 		})
 	}
@@ -225,10 +236,11 @@ func benchActions(ctx context.Context, o benchActionsOptions, stdout, stderr io.
 			fmt.Fprintf(stderr, "bench actions: could not remove the run's keys (prefix %s): %v\n", prefix, err)
 		}
 	}
+	fmt.Fprintf(stderr, "bench actions: %d turns refused as overloaded (sent again later)\n", overloaded.Load())
 	fmt.Fprintf(stderr, "bench actions: %d turns committed, %d skipped (conversation busy), %d failed, %d answers that were not a result; back end: %d POSTs, %d effects, %d confirmations accepted\n",
 		turns.Load(), skipped.Load(), failed.Load(), wrongReplies.Load(), stats.Posts, stats.Effects, confirmsOK.Load())
-	fmt.Fprintf(stdout, "RESULT mode=actions conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f backend_latency_ms=%.0f posts=%d effects=%d confirmations=%d duplicated_effects=%d not_results=%d errors=%d\n",
+	fmt.Fprintf(stdout, "RESULT mode=actions conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f backend_latency_ms=%.0f posts=%d effects=%d confirmations=%d duplicated_effects=%d not_results=%d overloaded=%d errors=%d\n",
 		o.conversations, turns.Load(), float64(turns.Load())/loadTime.Seconds(), pct(sorted, 50), pct(sorted, 95), pct(sorted, 99),
-		float64(o.latency)/float64(time.Millisecond), stats.Posts, stats.Effects, confirmsOK.Load(), duplicated, wrongReplies.Load(), failed.Load())
+		float64(o.latency)/float64(time.Millisecond), stats.Posts, stats.Effects, confirmsOK.Load(), duplicated, wrongReplies.Load(), overloaded.Load(), failed.Load())
 	return nil
 }
