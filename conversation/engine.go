@@ -340,6 +340,7 @@ func (t *turn) send(role Role, author string, kind OutboundKind, text string, ci
 		Citations:       cites,
 		Buttons:         buttons,
 		InReplyTo:       t.msg.DedupeKey,
+		Language:        t.conv.Language,
 		CreatedAt:       t.now,
 	}
 	t.out = append(t.out, o)

@@ -175,6 +175,35 @@ func TestTextSetFallback(t *testing.T) {
 	}
 }
 
+// Channel sentences: built in per language, a deployment's own setting
+// wins for every language, unknown languages get English.
+func TestChannelText(t *testing.T) {
+	hint := func(c conversation.ChannelTexts) string { return c.ChoiceHint }
+	en, _ := conversation.ChannelTextsIn("en")
+	de, ok := conversation.ChannelTextsIn("de-AT")
+	if !ok || de.ChoiceHint == en.ChoiceHint {
+		t.Fatalf("ChannelTextsIn(de-AT) = %+v, %v; want German", de, ok)
+	}
+	for _, tt := range []struct{ lang, configured, want string }{
+		{"de", "", de.ChoiceHint},
+		{"de", en.ChoiceHint, de.ChoiceHint}, // the English default is not the deployment's own
+		{"de", "Bitte Zahl senden", "Bitte Zahl senden"},
+		{"en", "", en.ChoiceHint},
+		{"fr", "", en.ChoiceHint},
+		{"", "", en.ChoiceHint},
+	} {
+		if got := conversation.ChannelText(tt.lang, tt.configured, hint); got != tt.want {
+			t.Errorf("ChannelText(%q, %q) = %q, want %q", tt.lang, tt.configured, got, tt.want)
+		}
+	}
+	v := reflect.ValueOf(de)
+	for i := 0; i < v.NumField(); i++ {
+		if v.Field(i).String() == "" || v.Field(i).String() == reflect.ValueOf(en).Field(i).String() {
+			t.Errorf("German channel text %s missing or English", v.Type().Field(i).Name)
+		}
+	}
+}
+
 func TestPhoneLocale(t *testing.T) {
 	for phone, want := range map[string]string{"+4915112345678": "de", "4366412345678": "de", "+41791234567": "de", "+447700900123": "en", "+33612345678": "", "": ""} {
 		if got := conversation.PhoneLocale(phone); got != want {

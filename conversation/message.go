@@ -174,7 +174,10 @@ type Outbound struct {
 	Citations       []Citation   `json:"citations,omitempty"`
 	Buttons         []Button     `json:"buttons,omitempty"`
 	InReplyTo       string       `json:"in_reply_to,omitempty"` // dedupe key of the inbound message this answers
-	CreatedAt       time.Time    `json:"created_at"`
+	// Language is the conversation's language ("" when not known), for
+	// the hints a channel adds around the text (ChannelTextsIn).
+	Language  string    `json:"language,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // CheckCustomerOutbound is the first check of a customer channel's

@@ -250,3 +250,63 @@ func fillTicket(s string, tk Ticket, tx Texts) string {
 	}
 	return strings.NewReplacer("{ticket}", tk.ID, "{team}", team).Replace(s)
 }
+
+// ChannelTexts are the sentences channel adapters add to the customer's
+// side of a conversation (hints and errors of the platform, not the bot's
+// answers), in one language.
+type ChannelTexts struct {
+	ChoiceHint   string // ends a numbered list of choices (WhatsApp)
+	NumberRange  string // %d: the highest number of a 1..n rating list (WhatsApp)
+	ChooseOption string // the question of a choice poll (WhatsApp)
+	Sources      string // heads the citation links (WhatsApp Cloud)
+	ButtonGone   string // a clicked button no longer works (Telegram)
+	TryAgain     string // a click or message could not be taken; try again
+	Busy         string // the assistant is overloaded or briefly unavailable
+	Generic      string // an unexpected error on our side
+}
+
+var channelTexts = map[string]ChannelTexts{
+	"en": {
+		ChoiceHint:   "Reply with the number of your choice.",
+		NumberRange:  "Reply with a number from 1 to %d.",
+		ChooseOption: "Choose an option",
+		Sources:      "Sources:",
+		ButtonGone:   "This button is no longer available.",
+		TryAgain:     "Sorry, that did not work. Please try again.",
+		Busy:         "The assistant is busy right now. Please try again in a moment.",
+		Generic:      "Something went wrong on our side. Please try again.",
+	},
+	"de": {
+		ChoiceHint:   "Antworten Sie bitte mit der Nummer Ihrer Wahl.",
+		NumberRange:  "Antworten Sie bitte mit einer Zahl von 1 bis %d.",
+		ChooseOption: "Bitte wählen Sie",
+		Sources:      "Quellen:",
+		ButtonGone:   "Diese Schaltfläche ist nicht mehr verfügbar.",
+		TryAgain:     "Das hat leider nicht geklappt. Bitte versuchen Sie es noch einmal.",
+		Busy:         "Der Assistent ist gerade stark ausgelastet. Bitte versuchen Sie es gleich noch einmal.",
+		Generic:      "Bei uns ist etwas schiefgelaufen. Bitte versuchen Sie es noch einmal.",
+	},
+}
+
+// ChannelTextsIn returns the channel sentences in lang (a code or a BCP 47
+// tag), English when tier0 has none in that language; ok reports whether
+// lang's own were found.
+func ChannelTextsIn(lang string) (t ChannelTexts, ok bool) {
+	if t, ok := channelTexts[BaseLanguage(lang)]; ok {
+		return t, true
+	}
+	return channelTexts[DefaultLanguage], false
+}
+
+// ChannelText returns one channel sentence for a conversation in lang:
+// the deployment's configured sentence when it set its own (anything but
+// the English default), else the built-in one in lang (English when there
+// is none in lang). pick selects the sentence, e.g.
+// func(t ChannelTexts) string { return t.ChoiceHint }.
+func ChannelText(lang, configured string, pick func(ChannelTexts) string) string {
+	if configured != "" && configured != pick(channelTexts[DefaultLanguage]) {
+		return configured
+	}
+	t, _ := ChannelTextsIn(lang)
+	return pick(t)
+}

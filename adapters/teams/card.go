@@ -87,7 +87,8 @@ func customerCard(o conversation.Outbound) *adaptiveCard {
 	c := newCard(o.Text)
 	c.Body = append(c.Body, textBlock(truncate(o.Text, maxCardTextRunes)))
 	if len(o.Citations) > 0 {
-		src := textBlock("Sources")
+		t, _ := conversation.ChannelTextsIn(o.Language)
+		src := textBlock(strings.TrimSuffix(t.Sources, ":"))
 		src.Weight, src.Size, src.IsSubtle, src.Spacing = "Bolder", "Small", true, "Medium"
 		facts := cardElement{Type: "FactSet", Spacing: "Small"}
 		for i, ci := range o.Citations {

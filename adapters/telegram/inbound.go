@@ -173,7 +173,6 @@ func (a *Adapter) answer(ctx context.Context, queryID, text string) {
 // Sentences shown on buttons that do nothing.
 const (
 	msgButtonGone    = "This button is no longer available."
-	msgButtonFailed  = "Sorry, that did not work. Please try again."
 	msgNotTicket     = "This topic is not linked to an open ticket."
 	msgOtherTicket   = "This button belongs to another ticket."
 	msgOldStaffCard  = "This card is too old for buttons; use the commands in its topic."
@@ -189,10 +188,12 @@ func (a *Adapter) onCallback(ctx context.Context, updateID int64, q *models.Call
 	if a.cfg.StaffChatID != 0 && chatID == a.cfg.StaffChatID {
 		return a.onStaffCallback(ctx, updateID, q, thread)
 	}
+	// The customer's own sentences follow their Telegram language.
+	say, _ := conversation.ChannelTextsIn(q.From.LanguageCode)
 	act, ok, err := a.decodeAction(ctx, q.Data)
 	switch {
 	case errors.Is(err, errExpiredButton), err == nil && !ok:
-		a.answer(ctx, q.ID, msgButtonGone)
+		a.answer(ctx, q.ID, say.ButtonGone)
 		return a.ignore(updateID, "unknown or expired button")
 	case err != nil:
 		return err // refs unavailable: try again
@@ -215,7 +216,7 @@ func (a *Adapter) onCallback(ctx context.Context, updateID int64, q *models.Call
 		return err
 	}
 	if err != nil && !errors.Is(err, conversation.ErrDuplicate) {
-		a.answer(ctx, q.ID, msgButtonFailed)
+		a.answer(ctx, q.ID, say.TryAgain)
 		return nil
 	}
 	a.answer(ctx, q.ID, "")

@@ -73,7 +73,7 @@ func (a *Adapter) sendCustomer(ctx context.Context, o conversation.Outbound) err
 	if a.sent.Remembered(o.ID) {
 		return nil
 	}
-	parts := renderParts(o.Text, o.Citations, false)
+	parts := renderParts(o.Text, o.Citations, false, o.Language)
 	todo, err := a.sent.Unsent(ctx, o.ID, len(parts))
 	if err != nil {
 		return err
@@ -175,9 +175,10 @@ func (a *Adapter) sendParts(ctx context.Context, done *delivered.Log, id string,
 // most 4096 visible characters each: the text split at paragraph, line
 // or word boundaries, every part escaped, the sources as links after the
 // text (in a part of their own when they do not fit). boldFirst sets the
-// first line in bold (the handoff card's headline).
-func renderParts(text string, cites []conversation.Citation, boldFirst bool) []string {
-	sources, sourcesLen := renderCitations(cites)
+// first line in bold (the handoff card's headline). lang is the
+// conversation's, for the sources' heading.
+func renderParts(text string, cites []conversation.Citation, boldFirst bool, lang string) []string {
+	sources, sourcesLen := renderCitations(cites, lang)
 	chunks := splitText(strings.TrimSpace(text), maxMessageLen)
 	parts := make([]string, 0, len(chunks)+1)
 	for i, c := range chunks {
@@ -203,7 +204,7 @@ func renderParts(text string, cites []conversation.Citation, boldFirst bool) []s
 }
 
 // renderCitations renders the sources block and returns its visible length.
-func renderCitations(cites []conversation.Citation) (string, int) {
+func renderCitations(cites []conversation.Citation, lang string) (string, int) {
 	if len(cites) == 0 {
 		return "", 0
 	}
@@ -211,8 +212,9 @@ func renderCitations(cites []conversation.Citation) (string, int) {
 		cites = cites[:maxCitations]
 	}
 	var html, plain strings.Builder
-	html.WriteString("Sources:")
-	plain.WriteString("Sources:")
+	t, _ := conversation.ChannelTextsIn(lang)
+	html.WriteString(t.Sources)
+	plain.WriteString(t.Sources)
 	for i, c := range cites {
 		title := c.Title
 		if title == "" {

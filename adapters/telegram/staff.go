@@ -186,7 +186,7 @@ func (a *Adapter) sendStaff(ctx context.Context, o conversation.Outbound) error 
 	if a.staffOut.Remembered(o.ID) {
 		return nil
 	}
-	parts := renderParts(o.Text, nil, o.Kind == conversation.KindHandoff)
+	parts := renderParts(o.Text, nil, o.Kind == conversation.KindHandoff, "")
 	todo, err := a.staffOut.Unsent(ctx, o.ID, len(parts))
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/tier0/tier0/adapters/httpjson"
@@ -14,10 +15,39 @@ import (
 // apiError is an HTTP error answer (see httpjson.Error).
 type apiError = httpjson.Error
 
-const (
-	msgBusy    = "The assistant is busy right now. Please try again in a moment."
-	msgGeneric = "Something went wrong on our side. Please try again."
+// The visitor-facing sentences, in English; writeError gives them in the
+// browser's language (Accept-Language) when tier0 has it.
+var (
+	msgBusy    = channelText("en").Busy
+	msgGeneric = channelText("en").Generic
 )
+
+func channelText(lang string) conversation.ChannelTexts {
+	t, _ := conversation.ChannelTextsIn(lang)
+	return t
+}
+
+// localize returns msg, one of this package's English sentences, in the
+// first language of an Accept-Language header that tier0 has sentences
+// for; other messages (validation details) stay as they are.
+func localize(msg, acceptLanguage string) string {
+	en := channelText("en")
+	for _, part := range strings.Split(acceptLanguage, ",") {
+		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
+		t, ok := conversation.ChannelTextsIn(tag)
+		if !ok {
+			continue
+		}
+		switch msg {
+		case en.Busy:
+			return t.Busy
+		case en.Generic:
+			return t.Generic
+		}
+		return msg
+	}
+	return msg
+}
 
 // toAPIError maps any error to an HTTP answer. *apiError passes through;
 // errors with a conversation code map by code: Invalid → 400, Unauthorized
@@ -72,6 +102,11 @@ func (a *Adapter) writeError(w http.ResponseWriter, r *http.Request, err error) 
 		"method", r.Method, "path", r.URL.Path, "status", e.Status, "code", e.Code, "err", err)
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="webchat"`)
+	}
+	if al := r.Header.Get("Accept-Language"); al != "" && len(al) < 512 {
+		le := *e
+		le.Msg = localize(e.Msg, al)
+		e = &le
 	}
 	httpjson.WriteError(w, e)
 }

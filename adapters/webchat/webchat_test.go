@@ -453,3 +453,21 @@ func TestCORS(t *testing.T) {
 		t.Errorf("same-origin post: status %d, Allow-Origin %q; want 201 and none", same.status, same.header.Get("Access-Control-Allow-Origin"))
 	}
 }
+
+// The visitor's error sentences follow the browser's language.
+func TestErrorSentencesInBrowserLanguage(t *testing.T) {
+	en, _ := conversation.ChannelTextsIn("en")
+	de, _ := conversation.ChannelTextsIn("de")
+	for _, tt := range []struct{ msg, accept, want string }{
+		{en.Busy, "de-DE,de;q=0.9,en;q=0.8", de.Busy},
+		{en.Generic, "de", de.Generic},
+		{en.Busy, "fr-FR,de;q=0.5", de.Busy},
+		{en.Busy, "en-GB,de;q=0.5", en.Busy},
+		{en.Busy, "fr-FR", en.Busy},
+		{"text is too long", "de", "text is too long"},
+	} {
+		if got := webchat.Localize(tt.msg, tt.accept); got != tt.want {
+			t.Errorf("Localize(%q, %q) = %q, want %q", tt.msg, tt.accept, got, tt.want)
+		}
+	}
+}

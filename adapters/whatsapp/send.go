@@ -160,13 +160,13 @@ func (a *Adapter) render(o conversation.Outbound, chat types.JID, ci chatInfo) (
 
 	var b strings.Builder
 	b.WriteString(strings.TrimSpace(formatText(o.Text)))
-	if cites := formatCitations(o.Citations); cites != "" {
+	if cites := formatCitations(o.Citations, o.Language); cites != "" {
 		b.WriteString("\n\n")
 		b.WriteString(cites)
 	}
 	if len(cs.Labels) > 0 && !poll {
 		b.WriteString("\n\n")
-		b.WriteString(a.formatChoices(cs.Labels))
+		b.WriteString(a.formatChoices(cs.Labels, o.Language))
 	}
 	text := strings.TrimSpace(b.String())
 
@@ -186,7 +186,7 @@ func (a *Adapter) render(o conversation.Outbound, chat types.JID, ci chatInfo) (
 		}
 		parts = append(parts, part{id: id, msg: &waE2E.Message{
 			PollCreationMessage: &waE2E.PollCreationMessage{
-				Name:                   proto.String(a.cfg.PollTitle),
+				Name:                   proto.String(conversation.ChannelText(o.Language, a.cfg.PollTitle, func(t conversation.ChannelTexts) string { return t.ChooseOption })),
 				Options:                opts,
 				SelectableOptionsCount: proto.Uint32(1),
 			},
@@ -216,9 +216,9 @@ func (a *Adapter) quote(o conversation.Outbound, chat types.JID, ci chatInfo) *w
 	}
 }
 
-// formatChoices renders buttons as a numbered list. Buttons labelled with
-// their own numbers (a 1–5 rating) become one line.
-func (a *Adapter) formatChoices(labels []string) string {
+// formatChoices renders buttons as a numbered list, its hint in lang.
+// Buttons labelled with their own numbers (a 1–5 rating) become one line.
+func (a *Adapter) formatChoices(labels []string, lang string) string {
 	numeric := true
 	for i, l := range labels {
 		if l != strconv.Itoa(i+1) {
@@ -226,13 +226,14 @@ func (a *Adapter) formatChoices(labels []string) string {
 		}
 	}
 	if numeric {
-		return fmt.Sprintf("Reply with a number from 1 to %d.", len(labels))
+		t, _ := conversation.ChannelTextsIn(lang)
+		return fmt.Sprintf(t.NumberRange, len(labels))
 	}
 	var b strings.Builder
 	for i, l := range labels {
 		fmt.Fprintf(&b, "%d. %s\n", i+1, l)
 	}
-	b.WriteString(a.cfg.ChoiceHint)
+	b.WriteString(conversation.ChannelText(lang, a.cfg.ChoiceHint, func(t conversation.ChannelTexts) string { return t.ChoiceHint }))
 	return b.String()
 }
 
@@ -261,13 +262,14 @@ func formatText(s string) string {
 }
 
 // formatCitations lists sources: each title on its own line, its link
-// alone on the next (WhatsApp makes it tappable).
-func formatCitations(cs []conversation.Citation) string {
+// alone on the next (WhatsApp makes it tappable), under a heading in lang.
+func formatCitations(cs []conversation.Citation, lang string) string {
 	if len(cs) == 0 {
 		return ""
 	}
 	var b strings.Builder
-	b.WriteString("*Sources*")
+	t, _ := conversation.ChannelTextsIn(lang)
+	b.WriteString("*" + strings.TrimSuffix(t.Sources, ":") + "*")
 	seen := map[string]bool{}
 	for _, c := range cs {
 		title := cleanLine(c.Title, 200)

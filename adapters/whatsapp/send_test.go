@@ -71,6 +71,22 @@ func TestSendRendersWhatsAppText(t *testing.T) {
 			}
 			return o
 		}, "Ticket SHOP-1001 is resolved. How satisfied are you?\n\nReply with a number from 1 to 5."},
+		{"german conversation: hints and sources in German", func() conversation.Outbound {
+			o := outbound("o5", "Wir versenden in 2 Tagen.")
+			o.Language = "de"
+			o.Citations = []conversation.Citation{{Title: "Versand", Source: "shipping.md", URL: "https://shop.example/shipping"}}
+			o.Buttons = []conversation.Button{{Action: conversation.Action{ID: conversation.ActionHelpful}, Label: "Hilfreich"}, {Action: conversation.Action{ID: conversation.ActionHuman}, Label: "Mit einem Menschen sprechen"}}
+			return o
+		}, "Wir versenden in 2 Tagen.\n\n*Quellen*\nVersand\nhttps://shop.example/shipping\n\n1. Hilfreich\n2. Mit einem Menschen sprechen\nAntworten Sie bitte mit der Nummer Ihrer Wahl."},
+		{"german rating", func() conversation.Outbound {
+			o := outbound("o6", "Ticket SHOP-1001 ist erledigt.")
+			o.Language = "de"
+			for i := 1; i <= 5; i++ {
+				v := fmt.Sprint(i)
+				o.Buttons = append(o.Buttons, conversation.Button{Action: conversation.Action{ID: conversation.ActionCSAT, Value: v}, Label: v})
+			}
+			return o
+		}, "Ticket SHOP-1001 ist erledigt.\n\nAntworten Sie bitte mit einer Zahl von 1 bis 5."},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

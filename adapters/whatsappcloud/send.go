@@ -169,7 +169,7 @@ func (a *Adapter) waitTurn(ctx context.Context, to string) error {
 // whether the buttons went out as a numbered list.
 func (a *Adapter) render(ctx context.Context, to string, o conversation.Outbound) (msgs []*outMessage, numbered bool, err error) {
 	body := strings.TrimSpace(o.Text)
-	if src := a.sources(o.Citations); src != "" {
+	if src := a.sources(o.Citations, o.Language); src != "" {
 		body = strings.TrimSpace(body + "\n\n" + src)
 	}
 	buttons := o.Buttons
@@ -180,7 +180,7 @@ func (a *Adapter) render(ctx context.Context, to string, o conversation.Outbound
 		for i, b := range buttons {
 			fmt.Fprintf(&sb, "\n%d. %s", i+1, cleanLine(b.Label, 200))
 		}
-		sb.WriteString("\n\n" + a.cfg.ChoicePrompt)
+		sb.WriteString("\n\n" + conversation.ChannelText(o.Language, a.cfg.ChoicePrompt, func(t conversation.ChannelTexts) string { return t.ChoiceHint }))
 		body, buttons, numbered = strings.TrimSpace(sb.String()), nil, true
 	}
 	if body == "" {
@@ -250,8 +250,9 @@ func (a *Adapter) render(ctx context.Context, to string, o conversation.Outbound
 }
 
 // sources renders citations as a block of links, one per line, under
-// SourcesLabel. Citations without an http(s) link are listed by title.
-func (a *Adapter) sources(cs []conversation.Citation) string {
+// SourcesLabel (in lang). Citations without an http(s) link are listed by
+// title.
+func (a *Adapter) sources(cs []conversation.Citation, lang string) string {
 	var lines []string
 	seen := map[string]bool{}
 	for _, c := range cs {
@@ -277,7 +278,8 @@ func (a *Adapter) sources(cs []conversation.Citation) string {
 	if len(lines) == 0 {
 		return ""
 	}
-	return a.cfg.SourcesLabel + "\n" + strings.Join(lines, "\n")
+	label := conversation.ChannelText(lang, a.cfg.SourcesLabel, func(t conversation.ChannelTexts) string { return t.Sources })
+	return label + "\n" + strings.Join(lines, "\n")
 }
 
 // safeLink returns u when it is an absolute http(s) URL without spaces,
