@@ -19,7 +19,7 @@ test:
 
 ## fuzz-short: every fuzz target for a few seconds (CI); FUZZTIME per target, FUZZ a name filter
 fuzz-short:
-	FUZZTIME=$${FUZZTIME:-3s} FUZZ="$${FUZZ:-.}" .ci/fuzz
+	FUZZTIME=$${FUZZTIME:-2s} FUZZ="$${FUZZ:-.}" .ci/fuzz
 
 ## fuzz: every fuzz target for longer (FUZZTIME per target, default 60s)
 fuzz:
