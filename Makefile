@@ -68,7 +68,7 @@ bench-slack:
 bench-knowledge:
 	$(GO) run ./cmd/tier0 bench knowledge -data ../shared/bench
 
-## bench-quality: answer quality on CLINC150, BANKING77 and ClariQ (validation splits) beside the published numbers
+## bench-quality: answer quality on CLINC150, BANKING77, ClariQ and xSID (validation/dev splits) beside the published numbers
 bench-quality:
 	$(GO) run ./cmd/tier0 eval -dataset all -path ../shared/bench -split val
 

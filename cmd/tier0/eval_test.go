@@ -27,7 +27,12 @@ func TestEvalCommand(t *testing.T) {
 		{
 			name:     "all data sets, table and one RESULT line each",
 			args:     []string{"eval", "-dataset", "all", "-path", "../../knowledge/eval/testdata", "-workdir", t.TempDir()},
-			wantLast: "RESULT dataset=clariq split=val recall_at_5=",
+			wantLast: "RESULT dataset=xsid split=val accuracy=",
+		},
+		{
+			name:     "xsid fixture, sealed-style test split",
+			args:     []string{"eval", "-dataset", "xsid", "-path", "../../knowledge/eval/testdata/xsid", "-split", "test", "-workdir", t.TempDir()},
+			wantLast: "RESULT dataset=xsid split=test accuracy=",
 		},
 		{name: "unknown data set", args: []string{"eval", "-dataset", "imdb", "-path", "x"}, wantErr: `data set "imdb"`},
 		{name: "stray argument", args: []string{"eval", "-dataset", "clinc150", "-path", "x", "extra"}, wantErr: "unexpected arguments"},
@@ -51,7 +56,7 @@ func TestEvalCommand(t *testing.T) {
 			}
 			if tt.args[2] == "all" {
 				out := stdout.String()
-				for _, want := range []string{"published", "RESULT dataset=clinc150", "RESULT dataset=banking77", "BM25 0.325"} {
+				for _, want := range []string{"published", "RESULT dataset=clinc150", "RESULT dataset=banking77", "RESULT dataset=clariq", "BM25 0.325", "TF-IDF 1-NN 0.293"} {
 					if !strings.Contains(out, want) {
 						t.Errorf("output lacks %q:\n%s", want, out)
 					}

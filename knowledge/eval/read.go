@@ -261,3 +261,51 @@ func ReadQuestionBank(r io.Reader) ([]Question, error) {
 	}
 	return out, nil
 }
+
+// XSIDData is the content of xsid.json that the eval uses.
+type XSIDData struct {
+	Train []Example // train_en: English utterances (the FAQ phrasings)
+	Dev   []Example // dev_de: German questions
+	Test  []Example // test_de: German questions; empty when the file holds none
+}
+
+// ReadXSID reads xsid.json: an object whose keys train_en, dev_de (and,
+// in the sealed copy, test_de) hold lists of [text, intent] pairs. Other
+// keys are ignored. Errors: Invalid for malformed JSON, pairs that are
+// not two non-empty strings, a missing train_en or dev_de list, or too
+// much data.
+func ReadXSID(r io.Reader) (XSIDData, error) {
+	b, err := readAll(r, "xsid data")
+	if err != nil {
+		return XSIDData{}, err
+	}
+	var raw map[string][][]string
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return XSIDData{}, conversation.Errorf(conversation.Invalid, "xsid data: %v", err)
+	}
+	var d XSIDData
+	for _, l := range []struct {
+		key string
+		dst *[]Example
+	}{{"train_en", &d.Train}, {"dev_de", &d.Dev}, {"test_de", &d.Test}} {
+		if len(raw[l.key]) > MaxRows {
+			return XSIDData{}, conversation.Errorf(conversation.Invalid, "xsid %s: more than %d items", l.key, MaxRows)
+		}
+		for i, pair := range raw[l.key] {
+			if len(pair) != 2 {
+				return XSIDData{}, conversation.Errorf(conversation.Invalid, "xsid %s[%d]: %d fields, want [text, intent]", l.key, i, len(pair))
+			}
+			if err := checkText("xsid "+l.key, i, pair[0]); err != nil {
+				return XSIDData{}, err
+			}
+			if strings.TrimSpace(pair[1]) == "" {
+				return XSIDData{}, conversation.Errorf(conversation.Invalid, "xsid %s[%d]: empty intent", l.key, i)
+			}
+			*l.dst = append(*l.dst, Example{Text: pair[0], Intent: pair[1]})
+		}
+	}
+	if len(d.Train) == 0 || len(d.Dev) == 0 {
+		return XSIDData{}, conversation.Errorf(conversation.Invalid, "xsid data: want non-empty train_en and dev_de lists")
+	}
+	return d, nil
+}

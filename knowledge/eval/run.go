@@ -20,22 +20,24 @@ const (
 	CLINC150  = "clinc150"
 	Banking77 = "banking77"
 	ClariQ    = "clariq"
+	XSID      = "xsid"
 )
 
 // Splits for Config.Split.
 const (
 	SplitVal  = "val"
+	SplitDev  = "dev" // the same as SplitVal; xSID and ClariQ call it dev
 	SplitTest = "test"
 )
 
 // Config is one evaluation run.
 type Config struct {
-	// Dataset is CLINC150, Banking77 or ClariQ.
+	// Dataset is CLINC150, Banking77, ClariQ or XSID.
 	Dataset string
 	// Path is the folder holding the data set's files.
 	Path string
-	// Split is SplitVal (for ClariQ: dev) or SplitTest (the sealed files,
-	// read only when they exist under Path).
+	// Split is SplitVal (or its other name SplitDev) or SplitTest (the
+	// sealed files, read only when they exist under Path).
 	Split string
 	// WorkDir is where the temporary index is built ("" = the system's
 	// temporary folder). It is removed afterwards.
@@ -48,10 +50,10 @@ type Config struct {
 // Invalid.
 func (c Config) Validate() error {
 	switch {
-	case c.Dataset != CLINC150 && c.Dataset != Banking77 && c.Dataset != ClariQ:
-		return conversation.Errorf(conversation.Invalid, "eval: data set %q, want %s, %s or %s", c.Dataset, CLINC150, Banking77, ClariQ)
-	case c.Split != SplitVal && c.Split != SplitTest:
-		return conversation.Errorf(conversation.Invalid, "eval: split %q, want %s or %s", c.Split, SplitVal, SplitTest)
+	case c.Dataset != CLINC150 && c.Dataset != Banking77 && c.Dataset != ClariQ && c.Dataset != XSID:
+		return conversation.Errorf(conversation.Invalid, "eval: data set %q, want %s, %s, %s or %s", c.Dataset, CLINC150, Banking77, ClariQ, XSID)
+	case c.Split != SplitVal && c.Split != SplitDev && c.Split != SplitTest:
+		return conversation.Errorf(conversation.Invalid, "eval: split %q, want %s (%s) or %s", c.Split, SplitVal, SplitDev, SplitTest)
 	case c.Path == "":
 		return conversation.Errorf(conversation.Invalid, "eval: no data set path")
 	}
@@ -115,6 +117,8 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		r, err = runCLINC150(ctx, ix, c)
 	case Banking77:
 		r, err = runBanking77(ctx, ix, c)
+	case XSID:
+		r, err = runXSID(ctx, ix, c)
 	default:
 		r, err = runClariQ(ctx, ix, c)
 	}
@@ -256,7 +260,14 @@ func runBanking77(ctx context.Context, ix *knowledge.Index, c Config) (Result, e
 			return Result{}, err
 		}
 	}
+	return intentAccuracy(ctx, ix, c, train, eval)
+}
+
+// intentAccuracy indexes one card per intent of train and measures the
+// top card's accuracy on eval, nothing declined.
+func intentAccuracy(ctx context.Context, ix *knowledge.Index, c Config, train, eval []Example) (Result, error) {
 	var r Result
+	var err error
 	if r.Cards, err = ingestCards(ctx, ix, c, intentCards(train)); err != nil {
 		return Result{}, err
 	}
@@ -347,4 +358,23 @@ func clariqTopics(rows []ClariQRow) ([]string, []map[string]bool) {
 		}
 	}
 	return queries, relevant
+}
+
+// runXSID measures cross-lingual intent routing: one FAQ card per intent
+// with the English utterances (train_en) as its phrasings, the German
+// utterances (dev_de, or the sealed test_de) as the questions; accuracy
+// of the top card, nothing declined.
+func runXSID(ctx context.Context, ix *knowledge.Index, c Config) (Result, error) {
+	d, err := readWith(c, "xsid.json", func(f *os.File) (XSIDData, error) { return ReadXSID(f) })
+	if err != nil {
+		return Result{}, err
+	}
+	eval := d.Dev
+	if c.Split == SplitTest {
+		if len(d.Test) == 0 {
+			return Result{}, conversation.Errorf(conversation.NotFound, "xsid.json in %s holds no test_de split", c.Path)
+		}
+		eval = d.Test
+	}
+	return intentAccuracy(ctx, ix, c, d.Train, eval)
 }
