@@ -34,6 +34,9 @@ const (
 	// fullSimilarity is the cosine similarity that counts as a full vector
 	// match: a short question never reaches 1 against a long chunk.
 	fullSimilarity = 0.5
+	// bridgedFullSimilarity is fullSimilarity for a question asked
+	// through the language bridge (German words with translations).
+	bridgedFullSimilarity = 0.25
 	// partialMatch is the credit for a query term found only inside a
 	// longer word of the chunk (or the other way round), as in compounds,
 	// or only with one typo.
@@ -188,7 +191,7 @@ func (a *Answerer) Ground(ctx context.Context, q conversation.Query) (Grounded, 
 	if len(r.Hits) == 0 {
 		return g, nil
 	}
-	terms, weights := r.terms, r.weights
+	terms, alts, weights := r.terms, r.alts, r.weights
 	best := r.Hits[0]
 	section := []string{best.Chunk.Content}
 	if best.Chunk.Card == "" {
@@ -199,7 +202,7 @@ func (a *Answerer) Ground(ctx context.Context, q conversation.Query) (Grounded, 
 		}
 	}
 	ans := conversation.Answer{
-		Text:      extract(strings.Join(section, "\n\n"), terms, weights, a.cfg.MaxAnswerChars),
+		Text:      extract(strings.Join(section, "\n\n"), terms, alts, weights, a.cfg.MaxAnswerChars),
 		Citations: []conversation.Citation{a.cite(best.Chunk)},
 		Score:     r.Score,
 	}
@@ -291,11 +294,14 @@ func (a *Answerer) cite(c Chunk) conversation.Citation {
 // partials, when not nil, holds per term the vocabulary's partial matches
 // (Index.partialMatches); for a term set of known terms they are looked
 // up instead of comparing every pair of terms.
-func coverage(terms []string, weights []float64, partials [][]string, have termSet) float64 {
+//
+// alts, when not nil, holds per term its alternatives (see queryTerms): a
+// term counts fully when text holds one of them.
+func coverage(terms []string, alts [][]string, weights []float64, partials [][]string, have termSet) float64 {
 	var total, got float64
 	for i, q := range terms {
 		total += weights[i]
-		if have.set[q] {
+		if have.set[q] || (i < len(alts) && hasAny(have, alts[i])) {
 			got += weights[i]
 			continue
 		}
@@ -319,6 +325,15 @@ func coverage(terms []string, weights []float64, partials [][]string, have termS
 		return 0
 	}
 	return got / total
+}
+
+func hasAny(have termSet, terms []string) bool {
+	for _, t := range terms {
+		if have.set[t] {
+			return true
+		}
+	}
+	return false
 }
 
 // partial reports whether two different terms match partly: one inside
@@ -363,7 +378,7 @@ func oneEdit(a, b string) bool {
 // terms plus its neighbours while they fit, in their original order, and
 // the first items or sentences of the next paragraph if there is room. A
 // paragraph that alone is too long is trimmed after a list item or sentence.
-func extract(content string, terms []string, weights []float64, max int) string {
+func extract(content string, terms []string, alts [][]string, weights []float64, max int) string {
 	blocks := paragraphs(content)
 	for i, b := range blocks {
 		blocks[i] = unwrap(b)
@@ -373,7 +388,7 @@ func extract(content string, terms []string, weights []float64, max int) string 
 	}
 	best, bestCov := 0, -1.0
 	for i, b := range blocks {
-		if cov := coverage(terms, weights, nil, newTermSet(b)); cov > bestCov {
+		if cov := coverage(terms, alts, weights, nil, newTermSet(b)); cov > bestCov {
 			best, bestCov = i, cov
 		}
 	}

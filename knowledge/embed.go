@@ -49,6 +49,12 @@ const (
 	weightUnigram = 1.0
 	weightBigram  = 0.6
 	weightNgram   = 0.3
+	// weightAlt is the weight of a German word's alternative terms (see
+	// analyze), shared among them.
+	weightAlt = 1.0
+	// bridgedSurface scales the word and n-gram features of a German word
+	// that has translations.
+	bridgedSurface = 0.3
 )
 
 // HashEmbedder is the built-in offline embedding: no network, no model
@@ -85,7 +91,7 @@ func NewHashEmbedder() *HashEmbedder { return &HashEmbedder{} }
 
 // Name identifies the feature set and dimension; it changes whenever the
 // vectors would.
-func (*HashEmbedder) Name() string { return fmt.Sprintf("tier0-hash-v1-%d", HashDimensions) }
+func (*HashEmbedder) Name() string { return fmt.Sprintf("tier0-hash-v2-%d", HashDimensions) }
 
 // Embed returns the normalised feature-hash vector of text (see
 // HashEmbedder). Only the context's error is returned.
@@ -96,7 +102,7 @@ func (*HashEmbedder) Embed(ctx context.Context, text string) ([]float32, error) 
 	if len(text) > maxEmbedBytes {
 		text = truncateUTF8(text, maxEmbedBytes)
 	}
-	words := splitWords(text)
+	words := analyze(text)
 	bag := newFeatureBag(len(text))
 	bag.addWords(words, false)
 	if len(bag.feats) == 0 {
@@ -150,7 +156,16 @@ func (b *featureBag) addWords(words []word, withStop bool) {
 		if w.stop && !withStop {
 			continue
 		}
-		b.add(hashKey('w', w.stem, ""), weightUnigram)
+		// A German word with translations counts partly as itself and
+		// partly as its translations (see analyze).
+		surface := 1.0
+		if len(w.alts) > 0 {
+			surface = bridgedSurface
+		}
+		b.add(hashKey('w', w.stem, ""), weightUnigram*surface)
+		for i, a := range w.alts {
+			b.add(hashKey('w', a, ""), weightAlt*altWeight(i))
+		}
 		if prev != "" {
 			b.add(hashKey('b', prev, w.stem), weightBigram)
 		}
@@ -159,7 +174,7 @@ func (b *featureBag) addWords(words []word, withStop bool) {
 		starts := runeStarts(marked)
 		for n := 3; n <= 5; n++ {
 			for i := 0; i+n < len(starts); i++ {
-				b.add(hashKey('c', marked[starts[i]:starts[i+n]], ""), weightNgram)
+				b.add(hashKey('c', marked[starts[i]:starts[i+n]], ""), weightNgram*surface)
 			}
 		}
 	}

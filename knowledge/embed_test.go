@@ -104,7 +104,7 @@ func TestHashEmbedderRelatedForms(t *testing.T) {
 }
 
 func TestHashEmbedderName(t *testing.T) {
-	if got, want := knowledge.NewHashEmbedder().Name(), "tier0-hash-v1-1024"; got != want {
+	if got, want := knowledge.NewHashEmbedder().Name(), "tier0-hash-v2-1024"; got != want {
 		t.Errorf("got name %q, want %q (change it only together with the vectors)", got, want)
 	}
 }

@@ -31,7 +31,10 @@ const (
 	modelWordWeight   = 1.0
 	modelBigramWeight = 0.7
 	modelNgramWeight  = 0.35
-	ngramLo, ngramHi  = 3, 5
+	// modelAltWeight is the weight of a German word's alternative terms
+	// (see analyze), shared among them.
+	modelAltWeight   = 1.0
+	ngramLo, ngramHi = 3, 5
 )
 
 const (
@@ -71,14 +74,20 @@ type sparseVec struct {
 // word's stem (stop words included: "can I" and "I can" differ in intent),
 // stem bigrams, and the character 3- to 5-grams of each word, each weighted
 // 1+ln(tf) times its kind's weight, the whole L2-normalised.
-func modelFeatures(text string) ([]uint64, []float32) {
+//
+// bridged reports whether a word has alternative terms (see analyze).
+func modelFeatures(text string) (hashes []uint64, vals []float32, bridged bool) {
 	if len(text) > maxEmbedBytes {
 		text = truncateUTF8(text, maxEmbedBytes)
 	}
 	bag := newFeatureBag(len(text))
 	prev := "<s>"
-	for _, w := range splitWords(text) {
+	for _, w := range analyze(text) {
 		bag.add(hashKey('W', w.stem, ""), modelWordWeight)
+		for i, a := range w.alts {
+			bag.add(hashKey('W', a, ""), modelAltWeight*altWeight(i))
+			bridged = true
+		}
 		bag.add(hashKey('B', prev, w.stem), modelBigramWeight)
 		prev = w.stem
 		marked := "<" + w.folded + ">"
@@ -89,8 +98,8 @@ func modelFeatures(text string) ([]uint64, []float32) {
 			}
 		}
 	}
-	hashes := make([]uint64, len(bag.feats))
-	vals := make([]float32, len(bag.feats))
+	hashes = make([]uint64, len(bag.feats))
+	vals = make([]float32, len(bag.feats))
 	var norm float64
 	for i, f := range bag.feats {
 		x := f.weight * (1 + math.Log(f.tf))
@@ -104,7 +113,7 @@ func modelFeatures(text string) ([]uint64, []float32) {
 			vals[i] *= inv
 		}
 	}
-	return hashes, vals
+	return hashes, vals, bridged
 }
 
 // trainIntentModel trains the model on the card chunks among chunks (their
@@ -138,7 +147,7 @@ func trainIntentModel(chunks []Chunk) *intentModel {
 		} else if c.Part == 0 {
 			m.first[k] = c.ID
 		}
-		h, v := modelFeatures(c.Question)
+		h, v, _ := modelFeatures(c.Question)
 		for _, x := range h {
 			counts[x]++
 		}
@@ -226,6 +235,21 @@ func (m *intentModel) vector(hashes []uint64, vals []float32) sparseVec {
 	return x
 }
 
+// normalize scales x to unit length.
+func (x *sparseVec) normalize() {
+	var norm float64
+	for _, v := range x.vals {
+		norm += float64(v) * float64(v)
+	}
+	if norm == 0 {
+		return
+	}
+	inv := float32(1 / math.Sqrt(norm))
+	for i := range x.vals {
+		x.vals[i] *= inv
+	}
+}
+
 // scores writes the linear score of each class for x into out.
 func (m *intentModel) scores(x sparseVec, out []float64) {
 	nc := len(m.classes)
@@ -260,10 +284,20 @@ func softmax(s []float64) {
 }
 
 // predict returns the probability of each class (card) for text.
+//
+// A question analysed through the language bridge (German words with
+// English translations, see analyze) is scaled to unit length over the
+// features the model knows: its untranslatable German words and word
+// parts would otherwise shrink the translated evidence towards the
+// class priors.
 func (m *intentModel) predict(text string) []float64 {
-	h, v := modelFeatures(text)
+	h, v, bridged := modelFeatures(text)
+	x := m.vector(h, v)
+	if bridged {
+		x.normalize()
+	}
 	p := make([]float64, len(m.classes))
-	m.scores(m.vector(h, v), p)
+	m.scores(x, p)
 	softmax(p)
 	return p
 }

@@ -82,29 +82,38 @@ func newLexicalIndex(chunks []Chunk, vecs [][]float32, df map[string]int) *lexic
 }
 
 // termCounts returns how often each content term (see contentTerms)
-// occurs in text, and their total.
+// occurs in text, and their total. The alternative terms of German words
+// (see analyze) count too, but not towards the total: a German chunk is
+// as long as its words.
 func termCounts(text string) (map[string]int, int) {
 	counts := map[string]int{}
 	n := 0
-	for _, w := range splitWords(text) {
+	for _, w := range analyze(text) {
 		if w.stop || utf8.RuneCountInString(w.folded) < 2 {
 			continue
 		}
 		counts[w.stem]++
+		for _, a := range w.alts {
+			counts[a]++
+		}
 		n++
 	}
 	return counts, n
 }
 
 // search returns the BM25 scores of the chunks that hold at least one of
-// terms and pass keep, best first, at most k.
-func (lx *lexicalIndex) search(terms []string, k int, keep func(*Chunk) bool) []lexicalHit {
+// terms and pass keep, best first, at most k. boost, when not nil, scales
+// each term's contribution.
+func (lx *lexicalIndex) search(terms []string, boost []float64, k int, keep func(*Chunk) bool) []lexicalHit {
 	if lx == nil || len(lx.docs) == 0 || k < 1 {
 		return nil
 	}
 	scores := map[int32]float64{}
-	for _, t := range terms {
+	for i, t := range terms {
 		idf := lx.idf[t]
+		if boost != nil {
+			idf *= boost[i]
+		}
 		for _, p := range lx.postings[t] {
 			tf := float64(p.tf)
 			norm := 1 - bm25B + bm25B*lx.length[p.doc]/lx.avgLen
@@ -130,11 +139,52 @@ func (lx *lexicalIndex) search(terms []string, k int, keep func(*Chunk) bool) []
 }
 
 // ideal is the BM25 score of a chunk of average length holding each of
-// terms once: the scale Retrieve measures lexical scores against.
-func (lx *lexicalIndex) ideal(terms []string) float64 {
+// terms once: the scale Retrieve measures lexical scores against. A term
+// no chunk holds counts with the best of its alternatives (alts, may be
+// nil; see queryTerms), weighed as search weighs them.
+func (lx *lexicalIndex) ideal(terms []string, alts [][]string) float64 {
 	var sum float64
-	for _, t := range terms {
-		sum += lx.idf[t]
+	for i, t := range terms {
+		idf := lx.idf[t]
+		if idf == 0 && i < len(alts) {
+			share := altShare(len(alts[i]))
+			for _, a := range alts[i] {
+				idf = max(idf, lx.idf[a]*share)
+			}
+		}
+		sum += idf
 	}
 	return sum
+}
+
+// altShare is the weight of each of n alternative terms of a word in the
+// lexical search: together they count about as much as a second word.
+func altShare(n int) float64 { return 1 / math.Sqrt(float64(n)) }
+
+// lexicalQuery returns terms followed by their alternatives (alts, may be
+// nil), and the boost search gives each: 1 for terms, altShare for
+// alternatives.
+func lexicalQuery(terms []string, alts [][]string) ([]string, []float64) {
+	if alts == nil {
+		return terms, nil
+	}
+	all := append([]string(nil), terms...)
+	boost := make([]float64, len(terms), len(terms)*2)
+	for i := range boost {
+		boost[i] = 1
+	}
+	seen := map[string]bool{}
+	for _, t := range terms {
+		seen[t] = true
+	}
+	for _, as := range alts {
+		for _, a := range as {
+			if !seen[a] {
+				seen[a] = true
+				all = append(all, a)
+				boost = append(boost, altShare(len(as)))
+			}
+		}
+	}
+	return all, boost
 }

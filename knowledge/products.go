@@ -157,7 +157,7 @@ var (
 	compatIntentRE = regexp.MustCompile(`(?i)\b(fits?|fitting|compatible|compatibility|work(s)? (with|on)|go(es)? with|mount(ed)? on|use .{1,80} with|passt|passen|kompatibel|funktioniert .{1,80} mit|geeignet f(ü|ue)r)\b`)
 	// compatSplitRE separates the two products of a compatibility
 	// question; its leftmost match is the split point.
-	compatSplitRE = regexp.MustCompile(`(?i)\b(compatible with|kompatibel mit|fits? (on|onto|into|in|with)|fits?|work(s)? (with|on)|go(es)? with|mount(ed)? on|zu|zum|zur|mit|with|and|und|on|onto)\b`)
+	compatSplitRE = regexp.MustCompile(`(?i)\b(compatible with|kompatibel mit|fits? (on|onto|into|in|with)|fits?|work(s)? (with|on)|go(es)? with|mount(ed)? on|zu|zum|zur|mit|auf|with|and|und|on|onto)\b`)
 	policyRE      = regexp.MustCompile(`(?i)\b(return|returns|refund|exchange|shipping|ship|delivery|deliver|warranty|guarantee|payment|pay|invoice|order|rückgabe|rueckgabe|umtausch|erstattung|versand|lieferung|garantie|gewährleistung|zahlung|bezahlen|rechnung|bestellung)\b`)
 	listingRE     = regexp.MustCompile(`(?i)\b(which|what|any|show|list|recommend|suggest|do you (have|sell|carry)|welche|gibt es|habt ihr|haben sie|zeig)\b`)
 	negationRE    = regexp.MustCompile(`(?i)^(not|non|no|without|kein|keine|nicht|ohne)$`)
@@ -183,6 +183,19 @@ var attributeAliases = map[string][]string{
 	"waterproof":   {"wasserdicht"},
 }
 
+// productWords splits text like splitWords (the light stems the catalogue
+// terms are made of) and gives German words their translations (see
+// analyze), so "Bindungen" finds the category "Bindings".
+func productWords(text string) []word {
+	words := splitWords(text)
+	if bridged := analyze(text); len(bridged) == len(words) {
+		for i := range words {
+			words[i].alts = bridged[i].alts
+		}
+	}
+	return words
+}
+
 // priceWords ask for a product's price.
 var priceWords = []string{"cost", "costs", "price", "expensive", "cheap", "kostet", "preis", "teuer"}
 
@@ -191,7 +204,7 @@ func (a *ProductAnswerer) answerProduct(text string) (conversation.Answer, bool)
 	if len(a.cat.Products) == 0 {
 		return conversation.Answer{}, false
 	}
-	words := splitWords(text)
+	words := productWords(text)
 	if compatIntentRE.MatchString(text) {
 		if ans, ok := a.answerCompat(text); ok {
 			return ans, true
@@ -281,7 +294,7 @@ func (t productTerms) hit(words []word) nameHit {
 	for _, w := range words {
 		h.id = h.id || (t.id != "" && w.folded == t.id)
 		h.brand = h.brand || slices.Contains(t.brand, w.folded)
-		h.category = h.category || slices.Contains(t.category, w.stem)
+		h.category = h.category || slices.Contains(t.category, w.stem) || slices.ContainsFunc(w.alts, func(a string) bool { return slices.Contains(t.category, a) })
 	}
 	if found > numeric {
 		h.model, h.full = found, found == len(t.model)
@@ -593,7 +606,7 @@ func (a *ProductAnswerer) category(words []word) (categoryTerms, bool) {
 // stemLike reports whether w is the category word s, allowing plural and
 // German endings of up to two letters ("ski" ~ "skier").
 func stemLike(w word, s string) bool {
-	if w.stem == s || w.folded == s {
+	if w.stem == s || w.folded == s || slices.Contains(w.alts, s) {
 		return true
 	}
 	return len(s) >= 3 && strings.HasPrefix(w.folded, s) && len(w.folded)-len(s) <= 2

@@ -131,6 +131,7 @@ type Retrieval struct {
 	// terms and weights are the query's content terms and their weights,
 	// so the answerer does not analyse the question again.
 	terms   []string
+	alts    [][]string // per term, its alternatives (see queryTerms); nil when none
 	weights []float64
 }
 
@@ -199,8 +200,8 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 	if err != nil {
 		return Retrieval{}, fmt.Errorf("embed query: %w", err)
 	}
-	terms := contentTerms(text)
-	weights := ix.termWeights(terms)
+	terms, alts := queryTerms(text)
+	weights := ix.termWeights(terms, alts)
 	if err := ix.checkCurrent(len(vec)); err != nil {
 		return Retrieval{}, err
 	}
@@ -233,7 +234,8 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 		}
 	}
 	rank := 0
-	for _, h := range v.lex.search(terms, pool, opt.Filter.keep) {
+	lexTerms, boost := lexicalQuery(terms, alts)
+	for _, h := range v.lex.search(lexTerms, boost, pool, opt.Filter.keep) {
 		g := get(h.doc)
 		if g.lexDoc < 0 {
 			rank++
@@ -261,10 +263,16 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 			}
 		}
 	}
-	ideal := max(v.lex.ideal(terms), 1e-9)
+	ideal := max(v.lex.ideal(terms, alts), 1e-9)
+	full := fullSimilarity
+	if alts != nil {
+		// A question asked through the language bridge meets the chunks'
+		// words only through its translations: its vectors are less alike.
+		full = bridgedFullSimilarity
+	}
 	partials := v.partialMatches(terms)
 	var textCov *postingCoverage
-	if partials != nil && !coverageBySets {
+	if partials != nil && !coverageBySets && alts == nil { // a bridged question's alternatives need the term sets
 		textCov = newPostingCoverage(v.lex, terms, weights, partials)
 	}
 	for i := range groups {
@@ -288,15 +296,15 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 		if textCov != nil {
 			g.coverage = textCov.of(g.doc)
 		} else {
-			g.coverage = coverage(terms, weights, partials, ct.text)
+			g.coverage = coverage(terms, alts, weights, partials, ct.text)
 		}
 		switch {
 		case c.Card == "":
 			if g.vecDoc < 0 {
 				g.vec = v.lex.vectors.similarity(vec, g.doc)
 			}
-			head := coverage(terms, weights, partials, ct.heading)
-			g.score = vectorWeight*min(1, max(0, g.vec/fullSimilarity)) + coverageWeight*g.coverage + headingWeight*head
+			head := coverage(terms, alts, weights, partials, ct.heading)
+			g.score = vectorWeight*min(1, max(0, g.vec/full)) + coverageWeight*g.coverage + headingWeight*head
 		case v.model != nil:
 			g.score = cardModelWeight*g.model + cardVectorWeight*min(1, max(0, g.vec/cardFullSimilarity)) + cardCoverageWeight*g.coverage
 		default:
@@ -327,7 +335,7 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 			Model: g.model, Coverage: g.coverage, VectorRank: g.vecRank, LexicalRank: g.lexRank})
 	}
 	r.Hits = hits
-	r.terms, r.weights = terms, weights
+	r.terms, r.alts, r.weights = terms, alts, weights
 	if len(terms) > 0 && len(hits) > 0 {
 		r.Score = hits[0].Score
 	}

@@ -52,11 +52,21 @@ type termSet struct {
 	known bool
 }
 
+// newTermSet holds the content terms of text and the alternative terms of
+// its German words (see analyze).
 func newTermSet(text string) termSet {
-	list := contentTerms(text)
+	list, alts := queryTerms(text)
 	set := make(map[string]bool, len(list))
 	for _, t := range list {
 		set[t] = true
+	}
+	for _, as := range alts {
+		for _, a := range as {
+			if !set[a] {
+				set[a] = true
+				list = append(list, a)
+			}
+		}
 	}
 	return termSet{list: list, set: set}
 }
@@ -128,12 +138,29 @@ func (ix *Index) refreshVocabulary(ctx context.Context) error {
 	return nil
 }
 
-// termWeights returns the weight of each term (see vocabulary.weight).
-func (ix *Index) termWeights(terms []string) []float64 {
+// termWeights returns the weight of each term (see vocabulary.weight). A
+// term no chunk holds but some of whose alternatives (alts, may be nil;
+// see queryTerms) chunks hold weighs as the mean of those: a German word
+// asked of English knowledge says as much as its translation.
+func (ix *Index) termWeights(terms []string, alts [][]string) []float64 {
 	v := ix.vocab.Load()
 	w := make([]float64, len(terms))
 	for i, t := range terms {
 		w[i] = v.weight(t)
+		if v == nil || v.df[t] > 0 || i >= len(alts) {
+			continue
+		}
+		var sum float64
+		n := 0
+		for _, a := range alts[i] {
+			if v.df[a] > 0 {
+				sum += v.weight(a)
+				n++
+			}
+		}
+		if n > 0 {
+			w[i] = sum / float64(n)
+		}
 	}
 	return w
 }

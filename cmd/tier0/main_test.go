@@ -25,7 +25,7 @@ import (
 // The sample deployment every test runs: the Northwind IT helpdesk.
 const (
 	sampleConfig   = "../../configs/it-helpdesk/tier0.yaml"
-	sampleFiles    = 21 // markdown articles in its knowledge folder
+	sampleFiles    = 23 // markdown articles in its knowledge folder (two of them German)
 	passwordQ      = "How do I reset my password?"
 	passwordSource = "password-reset.md"
 	passwordURL    = "https://it.northwind.example/kb/password-reset"
