@@ -353,7 +353,7 @@ func (a *ProductAnswerer) answerCompat(text string) (conversation.Answer, bool) 
 	case len(right) > 1:
 		return a.whichOne(right), true
 	case len(left) == 0 || len(right) == 0:
-		return a.compatibleList(append(left, right...)[0]), true
+		return a.compatibleList(append(left, right...)[0], productWords(text)), true
 	case left[0] == right[0]:
 		return conversation.Answer{}, false
 	}
@@ -415,8 +415,24 @@ func normValues(p Product) []string {
 }
 
 // compatibleList answers a compatibility question that named one product only.
-func (a *ProductAnswerer) compatibleList(i int) conversation.Answer {
+//
+// When the question names a category ("Which bindings fit the X?",
+// "Welche Bindungen passen zum X?") and the product's compatible
+// products include some of it, those are the confident answer.
+func (a *ProductAnswerer) compatibleList(i int, words []word) conversation.Answer {
 	p := a.cat.Products[i]
+	if cat, ok := a.category(words); ok && cat.name != p.Category {
+		var ids []string
+		for _, id := range p.CompatibleWith {
+			if o, ok := a.cat.byID[id]; ok && a.cat.Products[o].Category == cat.name {
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > 0 {
+			text := fmt.Sprintf("The %s is compatible with these %s: %s.", ProductSection(p), strings.ToLower(cat.name), a.cat.names(ids))
+			return conversation.Answer{Text: text, Citations: []conversation.Citation{a.cite(i)}, Score: ProductConfidentScore, Confident: true}
+		}
+	}
 	text := fmt.Sprintf("I could not tell which second product you mean. The %s is compatible with: %s.", ProductSection(p), a.cat.names(p.CompatibleWith))
 	if len(p.CompatibleWith) == 0 {
 		text = fmt.Sprintf("I could not tell which second product you mean. The catalogue lists no compatible products for the %s.", ProductSection(p))

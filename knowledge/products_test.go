@@ -65,6 +65,7 @@ func TestProductCompatibility(t *testing.T) {
 		{"Passt der Firnline Trailbreaker 110 zur Bergriegel Skyward 11 Tour?", true, []string{"FB-TRAIL110", "BR-SKYWARD11"}},
 		{"Passt der Hochkar Carve 130 zu der Steinbock Easy 10 WTR?", true, []string{"HK-CARVE130", "SB-EASY10"}},
 		{"Ist der Hochkar Roam 110 GW mit der Steinbock Easy 10 WTR kompatibel?", false, []string{"HK-ROAM110", "SB-EASY10"}},
+		{"Passt der Skischuh Firnline Apex 120 auf die Bindung Bergriegel Race 16?", true, []string{"FB-APEX120", "BR-RACE16"}},
 	}
 	a, fb := shopAnswerer(t)
 	for _, tt := range tests {
@@ -87,6 +88,20 @@ func TestProductCompatibility(t *testing.T) {
 	}
 	if len(fb.asked) != 0 {
 		t.Errorf("got questions %q handed to the fallback, want none", fb.asked)
+	}
+}
+
+// A compatibility question naming one product and a category lists the
+// compatible products of that category, in English and German.
+func TestProductCompatibleOfCategory(t *testing.T) {
+	a, _ := shopAnswerer(t)
+	for _, q := range []string{"Which bindings fit the Firnline Pixie 60 Junior?", "Welche Bindungen passen zum Firnline Pixie 60 Junior?"} {
+		t.Run(q, func(t *testing.T) {
+			ans := askProduct(t, a, q)
+			if !ans.Confident || !strings.Contains(ans.Text, "compatible with these bindings: Steinbock Kids 7") {
+				t.Errorf("got %q (confident %v), want the Steinbock Kids 7 as the compatible binding", ans.Text, ans.Confident)
+			}
+		})
 	}
 }
 

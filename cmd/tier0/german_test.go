@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -68,8 +69,9 @@ func TestGermanQuestionSets(t *testing.T) {
 			engine := sampleEngine(t, filepath.Join(dir, "tier0.yaml"))
 			right := 0
 			var misses []string
+			english := englishBotSentences(t)
 			for i, q := range qs {
-				got, ok := askGerman(t, engine, fmt.Sprintf("de-%s-%d", sample, i), q)
+				got, ok := askGerman(t, engine, fmt.Sprintf("de-%s-%d", sample, i), q, english)
 				if ok {
 					right++
 				} else {
@@ -115,9 +117,13 @@ func sampleEngine(tb testing.TB, path string) *conversation.Engine {
 
 // askGerman runs one question in conversation key and reports whether the
 // first or second bot turn cites q.want, and what the turns cited.
-func askGerman(tb testing.TB, engine *conversation.Engine, key string, q germanQuestion) (string, bool) {
+//
+// Every sentence and button label the bot says on its own must be German:
+// none may start like one of english (see englishBotSentences).
+func askGerman(tb testing.TB, engine *conversation.Engine, key string, q germanQuestion, english []string) (string, bool) {
 	tb.Helper()
 	first := turn(tb, engine, key, 1, q.text, nil)
+	assertNotEnglish(tb, q.text, first, english)
 	if cites(first, q.want) {
 		return citedSources(first), true
 	}
@@ -132,6 +138,7 @@ func askGerman(tb testing.TB, engine *conversation.Engine, key string, q germanQ
 		}
 	}
 	second := turn(tb, engine, key, 2, "Das weiß ich nicht genau.", pick)
+	assertNotEnglish(tb, q.text, second, english)
 	return citedSources(first) + " then " + citedSources(second), cites(second, q.want)
 }
 
@@ -210,4 +217,47 @@ func articleTitle(path string) string {
 		}
 	}
 	return ""
+}
+
+// englishBotSentences are the openings of the built-in English bot
+// sentences (up to their first placeholder).
+func englishBotSentences(tb testing.TB) []string {
+	tb.Helper()
+	en, ok := conversation.BuiltinTexts("en")
+	if !ok {
+		tb.Fatal("no built-in English texts")
+	}
+	var out []string
+	v := reflect.ValueOf(en)
+	for i := 0; i < v.NumField(); i++ {
+		if f := v.Field(i); f.Kind() == reflect.String {
+			if s, _, _ := strings.Cut(f.String(), "{"); len(strings.TrimSpace(s)) >= 8 {
+				out = append(out, strings.TrimSpace(s))
+			}
+		}
+	}
+	return out
+}
+
+// assertNotEnglish fails when a bot message of outs that is not a
+// knowledge answer (those quote the cited article), or a button label,
+// starts like an English built-in sentence.
+func assertNotEnglish(tb testing.TB, question string, outs []conversation.Outbound, english []string) {
+	tb.Helper()
+	for _, o := range outs {
+		texts := []string{}
+		if len(o.Citations) == 0 {
+			texts = append(texts, o.Text)
+		}
+		for _, b := range o.Buttons {
+			texts = append(texts, b.Label)
+		}
+		for _, s := range texts {
+			for _, e := range english {
+				if strings.HasPrefix(strings.TrimSpace(s), e) {
+					tb.Errorf("%q: the bot said %q in English (%q) in a German conversation", question, s, e)
+				}
+			}
+		}
+	}
 }
