@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -69,7 +68,7 @@ func TestGermanQuestionSets(t *testing.T) {
 			engine := sampleEngine(t, filepath.Join(dir, "tier0.yaml"))
 			right := 0
 			var misses []string
-			english := englishBotSentences(t)
+			english := englishBotSentences(t, filepath.Join(dir, "tier0.yaml"))
 			for i, q := range qs {
 				got, ok := askGerman(t, engine, fmt.Sprintf("de-%s-%d", sample, i), q, english)
 				if ok {
@@ -219,43 +218,18 @@ func articleTitle(path string) string {
 	return ""
 }
 
-// englishBotSentences are the openings of the built-in English bot
-// sentences (up to their first placeholder).
-func englishBotSentences(tb testing.TB) []string {
-	tb.Helper()
-	en, ok := conversation.BuiltinTexts("en")
-	if !ok {
-		tb.Fatal("no built-in English texts")
-	}
-	var out []string
-	v := reflect.ValueOf(en)
-	for i := 0; i < v.NumField(); i++ {
-		if f := v.Field(i); f.Kind() == reflect.String {
-			if s, _, _ := strings.Cut(f.String(), "{"); len(strings.TrimSpace(s)) >= 8 {
-				out = append(out, strings.TrimSpace(s))
-			}
-		}
-	}
-	return out
-}
-
-// assertNotEnglish fails when a bot message of outs that is not a
-// knowledge answer (those quote the cited article), or a button label,
-// starts like an English built-in sentence.
+// assertNotEnglish fails when a bot message of outs is English or does
+// not read as German (checkGerman; knowledge answers quote the cited
+// article and are left out), or a button label starts like an English bot
+// sentence.
 func assertNotEnglish(tb testing.TB, question string, outs []conversation.Outbound, english []string) {
 	tb.Helper()
 	for _, o := range outs {
-		texts := []string{}
-		if len(o.Citations) == 0 {
-			texts = append(texts, o.Text)
-		}
+		checkGerman(tb, english, string(o.Kind), o.Text)
 		for _, b := range o.Buttons {
-			texts = append(texts, b.Label)
-		}
-		for _, s := range texts {
 			for _, e := range english {
-				if strings.HasPrefix(strings.TrimSpace(s), e) {
-					tb.Errorf("%q: the bot said %q in English (%q) in a German conversation", question, s, e)
+				if e != "" && strings.HasPrefix(b.Label, e) {
+					tb.Errorf("%q: English button %q in a German conversation", question, b.Label)
 				}
 			}
 		}
