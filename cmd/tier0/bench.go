@@ -110,6 +110,16 @@ type benchRecorder struct {
 	next     func(ctx context.Context, o conversation.Outbound) error
 }
 
+// forget drops what the recorder collected, so the heap measured after a
+// run holds the conversations' cost, not the bench's. A late Send still
+// finds maps to write to.
+func (r *benchRecorder) forget() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.sent, r.replied, r.seenIDs, r.convOf = map[string]time.Time{}, map[string]int{}, map[string]bool{}, map[string]int{}
+	r.accepted, r.handoff, r.lat = map[string]bool{}, map[int]bool{}, nil
+}
+
 func (r *benchRecorder) Send(ctx context.Context, o conversation.Outbound) error {
 	if r.next != nil {
 		if err := r.next(ctx, o); err != nil {
@@ -396,7 +406,7 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "RESULT mode=%s knowledge=%s conversations=%d turns=%d turns_per_sec=%.0f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f late=%d lost=%d duplicated=%d refused=%d errors=%d redis_ops_per_sec=%.0f bytes_per_conversation=%d\n",
 		o.mode, o.knowledge, convs, turns, float64(turns)/loadTime.Seconds(), pct(lat, 50), pct(lat, 95), pct(lat, 99), missing.late, missing.lost, duplicated, refused.Load(), failed.Load(), baseline, bytesPer)
 	// The heap of idle conversations: without the bench's own records.
-	*rec = benchRecorder{}
+	rec.forget()
 	lat, hl, handleLat.d = nil, nil, nil
 	printMemory(stdout, convs, bytesPer, footprint, heapBefore, liveHeap())
 	return nil
