@@ -22,7 +22,7 @@ type AdmissionConfig struct {
 	// law: wait ≈ in flight / completion rate).
 	Budget time.Duration
 	// MinInFlight turns are always admitted, whatever the measured rate
-	// (default 64), so a cold or idle engine never refuses a burst.
+	// (default 256), so a cold or idle engine never refuses a burst.
 	MinInFlight int
 }
 
@@ -31,7 +31,7 @@ func (c AdmissionConfig) withDefaults() AdmissionConfig {
 		c.Budget = 2 * time.Second
 	}
 	if c.MinInFlight <= 0 {
-		c.MinInFlight = 64
+		c.MinInFlight = 256
 	}
 	return c
 }

@@ -21,7 +21,7 @@ import (
 type AdmissionConfig struct {
 	// Budget is the latency budget (default 2s; negative: never refuse).
 	Budget time.Duration `yaml:"budget"`
-	// MinInFlight turns are always admitted (default 64).
+	// MinInFlight turns are always admitted (default 256).
 	MinInFlight int `yaml:"min_in_flight"`
 }
 
