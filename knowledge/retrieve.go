@@ -265,9 +265,10 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 	}
 	ideal := max(v.lex.ideal(terms, alts), 1e-9)
 	full := fullSimilarity
-	if alts != nil {
+	if _, hashed := ix.emb.(*HashEmbedder); hashed && alts != nil {
 		// A question asked through the language bridge meets the chunks'
-		// words only through its translations: its vectors are less alike.
+		// words only through its translations: its hash vectors are less
+		// alike. A multilingual embedding model needs no such allowance.
 		full = bridgedFullSimilarity
 	}
 	partials := v.partialMatches(terms)
