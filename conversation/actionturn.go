@@ -19,7 +19,8 @@ const (
 
 // EventAction is recorded for every action run, refusal and cancel:
 // data "action", "outcome" (ok, not_found, unauthorized, unavailable,
-// rate_limited, no_identity, cancelled, declined, gave_up), "user" (a
+// rate_limited, no_identity, refused, cancelled, declined, gave_up,
+// interrupted), "user" (a
 // fingerprint of the channel identity), "params" (masked).
 const EventAction EventType = "action"
 
