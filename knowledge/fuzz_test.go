@@ -2,10 +2,12 @@ package knowledge_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/tier0/tier0/conversation"
@@ -15,6 +17,11 @@ import (
 // maxFuzzFile bounds a fuzzed knowledge file: large enough for several
 // long sections, far below MaxFileBytes so the fuzzer stays fast.
 const maxFuzzFile = 64 << 10
+
+// hangLimit is how long parsing one fuzzed file may take (two parses of at
+// most maxFuzzFile bytes take milliseconds; this is generous for a loaded
+// machine).
+const hangLimit = 10 * time.Second
 
 // addFiles seeds f with the files matching each glob pattern.
 func addFiles(f *testing.F, patterns ...string) {
@@ -36,6 +43,10 @@ func addFiles(f *testing.F, patterns ...string) {
 // the same answer.
 func checkDocument(t *testing.T, parse knowledge.ParseFunc, source string, data []byte) (knowledge.Document, bool) {
 	t.Helper()
+	// No hang: a parse that takes this long crashes the fuzz worker, and
+	// the fuzzer keeps the input as a crasher (it has no timeout of its own).
+	watchdog := time.AfterFunc(hangLimit, func() { panic(fmt.Sprintf("parsing %d bytes took more than %v", len(data), hangLimit)) })
+	defer watchdog.Stop()
 	doc, err := parse(source, data)
 	again, err2 := parse(source, data)
 	if (err == nil) != (err2 == nil) || !reflect.DeepEqual(doc, again) {
