@@ -87,7 +87,7 @@ func (a *Adapter) onMessage(ctx context.Context, updateID int64, m *models.Messa
 		addressed = true
 		if cmd.name == "start" {
 			if private {
-				a.welcome(ctx, updateID, m.Chat.ID)
+				a.welcome(ctx, updateID, m.Chat.ID, m.From.LanguageCode)
 			}
 			return nil
 		}
@@ -130,17 +130,22 @@ func (a *Adapter) onMessage(ctx context.Context, updateID int64, m *models.Messa
 	return a.handled(err, "message", "conversation", msg.ConversationKey, "update_id", updateID)
 }
 
-// welcome answers /start in a private chat with Config.Welcome, once per
-// update (best effort: it is a greeting, not part of a conversation).
-func (a *Adapter) welcome(ctx context.Context, updateID int64, chatID int64) {
+// welcome answers /start in a private chat with Config.Welcome (or its
+// Welcomes entry for the user's language), once per update (best effort:
+// it is a greeting, not part of a conversation).
+func (a *Adapter) welcome(ctx context.Context, updateID int64, chatID int64, lang string) {
 	id := "start:" + itoa(updateID)
-	if a.cfg.Welcome == "" || a.sent.Remembered(id) {
+	text := a.cfg.Welcome
+	if w := a.cfg.Welcomes[conversation.BaseLanguage(lang)]; w != "" {
+		text = w
+	}
+	if text == "" || a.sent.Remembered(id) {
 		return
 	}
 	if err := a.pace.wait(ctx, chatID); err != nil {
 		return
 	}
-	_, err := a.api.SendMessage(ctx, &bot.SendMessageParams{ChatID: chatID, Text: escapeHTML(a.cfg.Welcome), ParseMode: models.ParseModeHTML})
+	_, err := a.api.SendMessage(ctx, &bot.SendMessageParams{ChatID: chatID, Text: escapeHTML(text), ParseMode: models.ParseModeHTML})
 	if err != nil {
 		a.log.Warn("telegram welcome not sent", "err", classify(err))
 		return

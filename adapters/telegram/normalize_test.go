@@ -193,6 +193,24 @@ func TestStartAnswersWithTheWelcome(t *testing.T) {
 	}
 }
 
+// The shopper's Telegram language is German: the German welcome.
+func TestStartWelcomesInTheUsersLanguage(t *testing.T) {
+	fake := startFake(t)
+	cfg := baseConfig(fake)
+	cfg.Welcome = "Hi! Ask me about orders & returns."
+	cfg.Welcomes = map[string]string{"de": "Hallo! Fragen Sie mich zu Bestellungen & Rücksendungen.", "fr": "Bonjour !"}
+	a := newAdapter(t, cfg, newRecorder(), openStore(t, t.TempDir()))
+	fake.AddChat(shopperChat)
+	u := models.Update{ID: 6, Message: ptr(command(shopperChat, &shopper, "/start"))}
+	u.Message.ID, u.Message.Date = 1, 1
+	if w := post(t, a, secret, u); w.Code != http.StatusOK {
+		t.Fatalf("status %d", w.Code)
+	}
+	if sent := fake.SentTo(shopperChat.ID); len(sent) != 1 || sent[0].Plain != cfg.Welcomes["de"] {
+		t.Fatalf("sent %+v, want the German welcome (language_code %q)", sent, shopper.LanguageCode)
+	}
+}
+
 func TestCallbackQueriesAreAnswered(t *testing.T) {
 	fake := startFake(t)
 	rec := newRecorder()

@@ -184,6 +184,9 @@ type Config struct {
 	ReplyInPrivate bool
 	// Welcome answers /start in a private chat (empty: /start is ignored).
 	Welcome string
+	// Welcomes are Welcome in other languages, by language code, chosen
+	// by the user's Telegram language.
+	Welcomes map[string]string
 	// RecentIDs is how many delivered Outbound.IDs (and parts) this
 	// process remembers in memory before it asks refs (default 10000).
 	RecentIDs int

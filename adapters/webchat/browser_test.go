@@ -119,6 +119,17 @@ func TestBrowserChatPage(t *testing.T) {
 	}
 }
 
+// openWidget opens a site's page and the chat widget on it.
+func openWidget(siteURL string) []chromedp.Action[chromedp.Void] {
+	return []chromedp.Action[chromedp.Void]{
+		chromedp.Navigate(siteURL + "/"),
+		chromedp.WaitVisible(chromedp.CSS("#tier0-launcher")),
+		chromedp.Click(chromedp.CSS("#tier0-launcher")),
+		chromedp.WaitVisible(chromedp.CSS("#tier0-input")),
+		waitReady,
+	}
+}
+
 func TestBrowserEmbeddedWidget(t *testing.T) {
 	ctx := browsertest.NewContext(t)
 	var chatURL string
@@ -133,14 +144,43 @@ func TestBrowserEmbeddedWidget(t *testing.T) {
 	// A site-relative citation link points at the help desk, not the shop.
 	h.eng.citeURL = "/kb/vpn"
 
-	if err := chromedp.Do(ctx,
-		chromedp.Navigate(site.URL+"/"),
-		chromedp.WaitVisible(chromedp.CSS("#tier0-launcher")),
-		chromedp.Click(chromedp.CSS("#tier0-launcher")),
-		chromedp.WaitVisible(chromedp.CSS("#tier0-input")),
-		waitReady,
-	); err != nil {
+	if err := chromedp.Do(ctx, openWidget(site.URL)...); err != nil {
 		t.Fatalf("open widget: %v", err)
 	}
 	askAndCheck(t, ctx, h, h.srv.URL+"/kb/vpn")
+}
+
+// A German site embeds the widget with data-lang="de": the widget's own
+// words, the welcome and the session's locale are German.
+func TestBrowserWidgetInGerman(t *testing.T) {
+	ctx := browsertest.NewContext(t)
+	var chatURL string
+	site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<!doctype html><html lang="de"><head><title>Shop</title></head><body><h1>Unser Shop</h1>
+<script src="` + chatURL + `/widget.js" data-lang="de" defer></script></body></html>`))
+	}))
+	defer site.Close()
+	h := newHarness(t, func(c *webchat.Config) {
+		c.AllowedOrigins = []string{site.URL}
+		c.Welcome = "Hi! Ask me anything."
+		c.Welcomes = map[string]string{"de": "Hallo! Fragen Sie mich gern."}
+	})
+	chatURL = h.srv.URL
+	run := func(a chromedp.Action[string]) (string, error) { return chromedp.Run(ctx, a) }
+	if err := chromedp.Do(ctx, append(openWidget(site.URL),
+		chromedp.Poll[chromedp.Void](`document.querySelector('.tier0-msg-welcome') !== null`))...); err != nil {
+		t.Fatalf("open widget: %v", err)
+	}
+	got, err := run(chromedp.Evaluate[string](`[document.querySelector('#tier0-launcher').textContent, document.querySelector('#tier0-input').placeholder,
+		document.querySelector('#tier0-send').textContent, document.querySelector('.tier0-msg-welcome .tier0-text').textContent].join('|')`))
+	if want := "Chat starten|Ihre Frage…|Senden|Hallo! Fragen Sie mich gern."; err != nil || got != want {
+		t.Errorf("launcher|placeholder|send|welcome = %q, %v; want %q", got, err, want)
+	}
+	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS("#tier0-input"), "Wie setze ich mein VPN zurück?"), chromedp.Click(chromedp.CSS("#tier0-send"))); err != nil {
+		t.Fatalf("ask: %v", err)
+	}
+	if m := h.eng.next(t); m.User.Locale != "de" {
+		t.Errorf("session locale %q, want de (the widget's language)", m.User.Locale)
+	}
 }

@@ -6,7 +6,7 @@
 //
 //	GET  /                                     the chat page
 //	GET  /widget.js, /widget.css               the embeddable widget
-//	GET  /api/webchat/config                   {"title","welcome"}
+//	GET  /api/webchat/config                   {"title","welcome","welcomes"}
 //	POST /api/webchat/sessions                 → 201 {"session_id","token","expires_at"}
 //	POST /api/webchat/sessions/{id}/messages   → 202 {"message_id"} (Authorization: Bearer)
 //	GET  /api/webchat/sessions/{id}/events     SSE stream of replies (Bearer or ?token=)
@@ -72,6 +72,9 @@ type Config struct {
 	Title string
 	// Welcome is the greeting shown first in a new chat (empty: none).
 	Welcome string
+	// Welcomes are the greeting in other languages, by language code; the
+	// widget shows the one of the visitor's language, else Welcome.
+	Welcomes map[string]string
 	// AllowedOrigins are the sites (e.g. "https://shop.example") whose pages
 	// may embed the widget and call the API; "*" allows any site. Default
 	// none: same origin only.
@@ -152,6 +155,13 @@ func (c Config) Validate() error {
 		return inv("Title must be valid text of at most %d characters", maxTitleLen)
 	case !utf8.ValidString(c.Welcome) || utf8.RuneCountInString(c.Welcome) > maxWelcomeLen:
 		return inv("Welcome must be valid text of at most %d characters", maxWelcomeLen)
+	case len(c.Welcomes) > 50:
+		return inv("Welcomes: at most 50 languages")
+	}
+	for l, w := range c.Welcomes {
+		if conversation.BaseLanguage(l) != l || !utf8.ValidString(w) || utf8.RuneCountInString(w) > maxWelcomeLen {
+			return inv("Welcomes[%q]: want a lower-case language code and valid text of at most %d characters", l, maxWelcomeLen)
+		}
 	}
 	for _, o := range c.AllowedOrigins {
 		if !validOrigin(o) {
@@ -471,11 +481,12 @@ func (a *Adapter) getHistory(w http.ResponseWriter, r *http.Request, id string) 
 
 // configResponse is the body of GET /api/webchat/config.
 type configResponse struct {
-	Title   string `json:"title"`
-	Welcome string `json:"welcome,omitempty"`
+	Title    string            `json:"title"`
+	Welcome  string            `json:"welcome,omitempty"`
+	Welcomes map[string]string `json:"welcomes,omitempty"`
 }
 
 func (a *Adapter) getConfig(w http.ResponseWriter, _ *http.Request, _ string) error {
-	httpjson.Write(w, http.StatusOK, configResponse{Title: a.cfg.Title, Welcome: a.cfg.Welcome})
+	httpjson.Write(w, http.StatusOK, configResponse{Title: a.cfg.Title, Welcome: a.cfg.Welcome, Welcomes: a.cfg.Welcomes})
 	return nil
 }

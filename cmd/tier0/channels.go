@@ -184,6 +184,7 @@ func (ch *channels) openTelegram(ctx context.Context, c *Config, d channelDeps, 
 		StaffChatID:             c.Telegram.StaffChatID,
 		DeleteWebhookOnConflict: c.Telegram.Mode == "polling",
 		Welcome:                 c.WebChat.Welcome,
+		Welcomes:                c.WebChat.WelcomeByLanguage,
 		Logger:                  d.log.With("channel", "telegram"),
 	}, d.engine, refs)
 	if err != nil {

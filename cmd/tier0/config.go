@@ -196,11 +196,13 @@ type BusinessHoursConfig struct {
 
 // WebChatConfig configures the web chat channel.
 type WebChatConfig struct {
-	Title          string        `yaml:"title"`
-	Welcome        string        `yaml:"welcome"`
-	AllowedOrigins []string      `yaml:"allowed_origins"`
-	RatePerMinute  int           `yaml:"rate_per_minute"`
-	SessionTTL     time.Duration `yaml:"session_ttl"`
+	Title   string `yaml:"title"`
+	Welcome string `yaml:"welcome"`
+	// WelcomeByLanguage: the greeting in other languages, by code.
+	WelcomeByLanguage map[string]string `yaml:"welcome_by_language"`
+	AllowedOrigins    []string          `yaml:"allowed_origins"`
+	RatePerMinute     int               `yaml:"rate_per_minute"`
+	SessionTTL        time.Duration     `yaml:"session_ttl"`
 	// Secret signs session tokens; from TIER0_WEBCHAT_SECRET only. When it
 	// is unset a random key is generated once into <data_dir>/webchat.key.
 	Secret string `yaml:"-"`

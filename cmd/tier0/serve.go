@@ -150,6 +150,7 @@ func (m *Main) Run(ctx context.Context) error {
 		RatePerMinute:  c.WebChat.RatePerMinute,
 		Title:          c.WebChat.Title,
 		Welcome:        c.WebChat.Welcome,
+		Welcomes:       c.WebChat.WelcomeByLanguage,
 		AllowedOrigins: c.WebChat.AllowedOrigins,
 	}, m.engine, m.store, log)
 	if err != nil {

@@ -28,6 +28,29 @@
   var root = document.getElementById('tier0-chat-root');
   var pageMode = !!root;
 
+  // The widget's own sentences in the visitor's language: the script tag's
+  // data-lang, else the browser's; English for languages it has none in.
+  var texts = {
+    en: {
+      close: 'Close chat', conversation: 'Conversation', typing: 'The assistant is typing', yourMessage: 'Your message',
+      placeholder: 'Type your question\u2026', send: 'Send', you: 'You: ', agent: 'Agent: ', assistant: 'Assistant: ',
+      source: 'Source: ', link: 'link', options: 'Reply options', error: 'Something went wrong. Please try again.',
+      ended: 'Your previous chat has ended. This is a new conversation.', reconnecting: 'Connection lost. Reconnecting\u2026',
+      tooLong: 'Your message is too long.', notSent: 'Your message could not be sent.', failed: 'That did not work. Please try again.',
+      unavailable: 'The chat is not available right now. ', help: 'Help', chat: 'Chat with us'
+    },
+    de: {
+      close: 'Chat schließen', conversation: 'Unterhaltung', typing: 'Der Assistent schreibt', yourMessage: 'Ihre Nachricht',
+      placeholder: 'Ihre Frage\u2026', send: 'Senden', you: 'Sie: ', agent: 'Mitarbeiter: ', assistant: 'Assistent: ',
+      source: 'Quelle: ', link: 'Link', options: 'Antwortmöglichkeiten', error: 'Das hat leider nicht geklappt. Bitte versuchen Sie es noch einmal.',
+      ended: 'Ihr letzter Chat ist beendet. Dies ist eine neue Unterhaltung.', reconnecting: 'Verbindung unterbrochen. Neuer Versuch\u2026',
+      tooLong: 'Ihre Nachricht ist zu lang.', notSent: 'Ihre Nachricht konnte nicht gesendet werden.', failed: 'Das hat leider nicht geklappt. Bitte versuchen Sie es noch einmal.',
+      unavailable: 'Der Chat ist gerade nicht erreichbar. ', help: 'Hilfe', chat: 'Chat starten'
+    }
+  };
+  var lang = ((script.getAttribute('data-lang') || navigator.language || 'en').toLowerCase().split(/[-_]/)[0]);
+  var T = texts[lang] || texts.en;
+
   var sess = null;        // {session_id, token, expires_at}
   var sessPromise = null; // a session being created
   var es = null;          // the EventSource
@@ -75,7 +98,7 @@
     var header = el('header', {'class': 'tier0-header'});
     header.appendChild(el(pageMode ? 'h1' : 'h2', {id: 'tier0-title', 'class': 'tier0-title'}, title));
     if (!pageMode) {
-      ui.close = el('button', {type: 'button', 'class': 'tier0-close', 'aria-label': 'Close chat'}, '\u00d7');
+      ui.close = el('button', {type: 'button', 'class': 'tier0-close', 'aria-label': T.close}, '\u00d7');
       ui.close.addEventListener('click', function () { setOpen(false); });
       header.appendChild(ui.close);
     }
@@ -83,7 +106,7 @@
 
     ui.list = el('div', {
       id: 'tier0-messages', 'class': 'tier0-messages', role: 'log',
-      'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': 'Conversation', tabindex: '0'
+      'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': T.conversation, tabindex: '0'
     });
     chat.appendChild(ui.list);
 
@@ -91,7 +114,7 @@
     ui.typing.appendChild(el('span', {'class': 'tier0-dot', 'aria-hidden': 'true'}));
     ui.typing.appendChild(el('span', {'class': 'tier0-dot', 'aria-hidden': 'true'}));
     ui.typing.appendChild(el('span', {'class': 'tier0-dot', 'aria-hidden': 'true'}));
-    ui.typing.appendChild(el('span', {'class': 'tier0-sr'}, 'The assistant is typing'));
+    ui.typing.appendChild(el('span', {'class': 'tier0-sr'}, T.typing));
     ui.typing.hidden = true;
     chat.appendChild(ui.typing);
 
@@ -99,12 +122,12 @@
     chat.appendChild(ui.status);
 
     ui.form = el('form', {id: 'tier0-form', 'class': 'tier0-form', novalidate: ''});
-    ui.form.appendChild(el('label', {'for': 'tier0-input', 'class': 'tier0-sr'}, 'Your message'));
+    ui.form.appendChild(el('label', {'for': 'tier0-input', 'class': 'tier0-sr'}, T.yourMessage));
     ui.input = el('textarea', {
       id: 'tier0-input', 'class': 'tier0-input', rows: '2', maxlength: String(maxText),
-      placeholder: 'Type your question\u2026', autocomplete: 'off'
+      placeholder: T.placeholder, autocomplete: 'off'
     });
-    ui.send = el('button', {type: 'submit', id: 'tier0-send', 'class': 'tier0-send'}, 'Send');
+    ui.send = el('button', {type: 'submit', id: 'tier0-send', 'class': 'tier0-send'}, T.send);
     ui.form.appendChild(ui.input);
     ui.form.appendChild(ui.send);
     chat.appendChild(ui.form);
@@ -147,14 +170,14 @@
     if (m.kind) { cls += ' tier0-kind-' + classPart(m.kind); }
     var item = el('div', {'class': cls});
     if (m.id) { item.setAttribute('data-id', m.id); }
-    item.appendChild(el('span', {'class': 'tier0-sr'}, user ? 'You: ' : (m.role === 'agent' ? 'Agent: ' : 'Assistant: ')));
+    item.appendChild(el('span', {'class': 'tier0-sr'}, user ? T.you : (m.role === 'agent' ? T.agent : T.assistant)));
     item.appendChild(el('div', {'class': 'tier0-text'}, m.text || ''));
 
     if (Array.isArray(m.citations) && m.citations.length) {
       var cites = el('ul', {'class': 'tier0-cites'});
       m.citations.forEach(function (c) {
         if (!c) { return; }
-        var label = 'Source: ' + (c.title || 'link');
+        var label = T.source + (c.title || T.link);
         var href = safeHref(c.url);
         var li = el('li');
         li.appendChild(href
@@ -166,7 +189,7 @@
     }
 
     if (Array.isArray(m.buttons) && m.buttons.length) {
-      var row = el('div', {'class': 'tier0-actions', role: 'group', 'aria-label': 'Reply options'});
+      var row = el('div', {'class': 'tier0-actions', role: 'group', 'aria-label': T.options});
       m.buttons.forEach(function (b) {
         if (!b || !b.action || !b.action.id) { return; }
         var btn = el('button', {type: 'button', 'class': 'tier0-action'}, b.label || b.action.id);
@@ -217,7 +240,7 @@
   }
 
   function errorText(res) {
-    return (res && res.data && res.data.error && res.data.error.message) || 'Something went wrong. Please try again.';
+    return (res && res.data && res.data.error && res.data.error.message) || T.error;
   }
 
   function sessionPath(sub) { return 'sessions/' + encodeURIComponent(sess.session_id) + '/' + sub; }
@@ -226,7 +249,8 @@
     if (sess) { return Promise.resolve(sess); }
     if (!sessPromise) {
       var body = {};
-      if (navigator.language && /^[A-Za-z0-9-]{1,35}$/.test(navigator.language)) { body.locale = navigator.language; }
+      var loc = script.getAttribute('data-lang') || navigator.language;
+      if (loc && /^[A-Za-z0-9-]{1,35}$/.test(loc)) { body.locale = loc; }
       sessPromise = call('POST', 'sessions', body).then(function (res) {
         sessPromise = null;
         if (res.status !== 201 || !res.data || !res.data.token) { throw new Error(errorText(res)); }
@@ -283,13 +307,13 @@
     call('GET', sessionPath('history')).then(function (res) {
       if (res.status === 401 || res.status === 403) {
         dropSession();
-        setStatus('Your previous chat has ended. This is a new conversation.');
+        setStatus(T.ended);
         start();
         return;
       }
       connect();
     }, function () {
-      setStatus('Connection lost. Reconnecting\u2026');
+      setStatus(T.reconnecting);
       reconnectTimer = setTimeout(recover, backoff);
       backoff = Math.min(backoff * 2, 30000);
     });
@@ -347,7 +371,7 @@
   function submitText() {
     var text = ui.input.value;
     if (!text.trim()) { return; }
-    if (text.length > maxText) { setStatus('Your message is too long.'); return; }
+    if (text.length > maxText) { setStatus(T.tooLong); return; }
     ui.input.value = '';
     var id = newID();
     var item = render({id: id, role: 'customer', text: text});
@@ -356,7 +380,7 @@
     post({text: text, client_msg_id: id}).catch(function (err) {
       hideTyping();
       if (item) { item.classList.add('tier0-msg-failed'); }
-      setStatus((err && err.message) || 'Your message could not be sent.');
+      setStatus((err && err.message) || T.notSent);
     });
   }
 
@@ -374,7 +398,7 @@
       for (var i = 0; i < all.length; i++) { all[i].disabled = false; }
       btn.classList.remove('tier0-action-chosen');
       btn.removeAttribute('aria-pressed');
-      setStatus((err && err.message) || 'That did not work. Please try again.');
+      setStatus((err && err.message) || T.failed);
     });
   }
 
@@ -391,7 +415,7 @@
     if (!sess) { sess = loadStored(); }
     ensureSession().then(connect, function (err) {
       setState('offline');
-      setStatus('The chat is not available right now. ' + ((err && err.message) || ''));
+      setStatus(T.unavailable + ((err && err.message) || ''));
       reconnectTimer = setTimeout(start, backoff);
       backoff = Math.min(backoff * 2, 30000);
     });
@@ -399,8 +423,9 @@
 
   function applyConfig(cfg) {
     if (cfg && cfg.title) { document.getElementById('tier0-title').textContent = cfg.title; }
-    if (cfg && cfg.welcome && !ui.list.querySelector('.tier0-msg-welcome')) {
-      var w = render({role: 'bot', kind: 'welcome', text: cfg.welcome});
+    var welcome = cfg && ((cfg.welcomes && cfg.welcomes[lang]) || cfg.welcome);
+    if (welcome && !ui.list.querySelector('.tier0-msg-welcome')) {
+      var w = render({role: 'bot', kind: 'welcome', text: welcome});
       if (w) { w.classList.add('tier0-msg-welcome'); ui.list.insertBefore(w, ui.list.firstChild); }
     }
   }
@@ -425,7 +450,7 @@
   function mount() {
     if (pageMode) {
       root.textContent = '';
-      root.appendChild(build(root.getAttribute('data-title') || document.title || 'Help'));
+      root.appendChild(build(root.getAttribute('data-title') || document.title || T.help));
       fetchConfig().then(begin);
       ui.input.focus();
       return;
@@ -438,9 +463,9 @@
     launcher = el('button', {
       type: 'button', id: 'tier0-launcher', 'class': 'tier0-launcher',
       'aria-controls': 'tier0-chat', 'aria-expanded': 'false'
-    }, 'Chat with us');
+    }, T.chat);
     launcher.addEventListener('click', function () { setOpen(ui.chat.hidden); });
-    var chat = build('Help');
+    var chat = build(T.help);
     chat.hidden = true;
     chat.addEventListener('keydown', function (ev) { if (ev.key === 'Escape') { setOpen(false); } });
     wrap.appendChild(chat);
