@@ -24,7 +24,9 @@ func TestFinishedConversationsLeaveNothingBehind(t *testing.T) {
 			s := open(t)
 			snd := &recordingSender{}
 			d := runDispatcher(t, s, conversation.DispatcherConfig{}, snd)
-			e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{})
+			// All turns arrive at once: admission control (tested on its
+			// own) would refuse some, and every turn must run here.
+			e := newEngine(t, s, &keywordKnowledge{}, conversation.EngineConfig{Admission: conversation.AdmissionConfig{Budget: -1}})
 			e.DeliverWith(d)
 			// One turn first, so the dispatcher's workers are all running
 			// before the goroutines are counted.

@@ -152,9 +152,11 @@ const (
 // Event is a domain event: for analytics, audit and other replicas.
 // Data holds small, non-personal attributes (scores, reasons, ids).
 type Event struct {
-	ID              string            `json:"id,omitempty"` // assigned by the store when empty
-	Type            EventType         `json:"type"`
-	ConversationKey string            `json:"conversation_key"`
+	ID   string    `json:"id,omitempty"` // assigned by the store when empty
+	Type EventType `json:"type"`
+	// ConversationKey is left out of the stored event (each conversation
+	// keeps its own events) and filled in by Store.Events.
+	ConversationKey string            `json:"conversation_key,omitempty"`
 	At              time.Time         `json:"at"`
 	Data            map[string]string `json:"data,omitempty"`
 }

@@ -768,6 +768,7 @@ func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversati
 			if e.ID == "" {
 				e.ID = strconv.FormatUint(getU64(k), 10)
 			}
+			e.ConversationKey = key // stored without it (see Commit.Encode)
 			evs = append(evs, e)
 		}
 		return nil

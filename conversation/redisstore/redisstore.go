@@ -432,6 +432,7 @@ func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversati
 		if e.ID == "" {
 			e.ID = m.ID
 		}
+		e.ConversationKey = key // stored without it (see Commit.Encode)
 	}
 	return evs, nil
 }
