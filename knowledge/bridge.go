@@ -42,8 +42,11 @@ const (
 	// first parts of a split compound, in bytes.
 	minCompoundHead     = 4
 	minCompoundModifier = 3
-	// minCompound is the shortest word the splitter tries.
-	minCompound = 7
+	// minCompound is the shortest word the splitter tries, and
+	// minKnownCompound the shortest word of the lexicon it still splits
+	// ("stromausfall" → "strom", "ausfall", so "Ausfall" finds it).
+	minCompound      = 7
+	minKnownCompound = 11
 )
 
 // lexicon is the loaded bridge.
@@ -155,13 +158,13 @@ func (lx *lexicon) known(w string) bool {
 }
 
 // split returns the parts of the German compound w (folded), head last,
-// or nil when w is a known word or no split into known words exists.
+// or nil when w is a short known word or no split into known words exists.
 // Linking elements (Fugen: -s-, -es-, -n-, -en-, -e-, -er-) between parts
 // are dropped: "druckerwarteschlange" → "drucker", "warteschlange";
 // "sicherheitsupdate" → "sicherheit", "update". The longest known head
 // wins, as German compounds name their kind last.
 func (lx *lexicon) split(w string) []string {
-	if len(w) < minCompound || lx.known(w) {
+	if len(w) < minCompound || (lx.known(w) && len(w) < minKnownCompound) {
 		return nil
 	}
 	return lx.splitRest(w, 0)

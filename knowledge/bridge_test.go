@@ -257,3 +257,23 @@ func TestGermanKnowledgeInGerman(t *testing.T) {
 		}
 	}
 }
+
+func TestSplitCompound(t *testing.T) {
+	tests := []struct {
+		word string
+		want []string
+	}{
+		{"druckerwarteschlange", []string{"drucker", "warteschlange"}},
+		{"stromausfall", []string{"strom", "ausfall"}},
+		{"zahnarzttermin", []string{"zahnarzt", "termin"}},
+		{"arbeitsplatzdrucker", []string{"arbeitsplatz", "drucker"}},
+		{"passwort", nil},      // a short known word stays whole
+		{"drucker", nil},       // too short to split
+		{"xyzqwertzuiop", nil}, // no known parts
+	}
+	for _, tt := range tests {
+		if got := knowledge.SplitCompound(tt.word); strings.Join(got, "+") != strings.Join(tt.want, "+") {
+			t.Errorf("SplitCompound(%q) = %q, want %q", tt.word, got, tt.want)
+		}
+	}
+}

@@ -18,3 +18,6 @@ func CoverageBySetsForTest() (restore func()) {
 	coverageBySets = true
 	return func() { coverageBySets = false }
 }
+
+// SplitCompound exposes the bridge's compound splitter to the tests.
+func SplitCompound(w string) []string { return loadBridge().split(w) }
