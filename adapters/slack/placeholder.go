@@ -23,6 +23,10 @@ type placeholder struct {
 	mu   sync.Mutex
 	ts   string // the posted placeholder; "" while none is posted
 	used bool   // answered (replaced, or answered before one was posted) or removed: never post or replace again
+	// earlier: ts is the placeholder of an earlier attempt at the message
+	// (Slack's retry); that attempt's reply may replace it, so this one
+	// never deletes it or turns it into an apology.
+	earlier bool
 }
 
 // placeholders tracks the placeholders of turns running on this replica.
@@ -87,7 +91,7 @@ func (a *Adapter) postPlaceholder(ctx context.Context, ph *placeholder) {
 	// have left its placeholder: the answer replaces that one.
 	if v, err := a.refs.GetRef(ctx, nsPlaceholders, ph.key); err == nil && v != placeholderDone {
 		if ch, ts, ok := strings.Cut(v, " "); ok && ch == ph.channel {
-			ph.ts = ts
+			ph.ts, ph.earlier = ts, true
 			return
 		}
 	}
@@ -110,11 +114,13 @@ func (a *Adapter) postPlaceholder(ctx context.Context, ph *placeholder) {
 // reply to the message; otherwise it is removed, or replaced by an
 // apology when the turn failed.
 // With retried set (the event was answered 503 and Slack sends it again)
-// a retryable failure keeps the placeholder for the retry's answer.
+// a retryable failure keeps the placeholder for the retry's answer; a
+// placeholder taken over from an earlier attempt is never removed here
+// (that attempt's reply may have replaced it already).
 func (a *Adapter) settlePlaceholder(ctx context.Context, ph *placeholder, replied bool, turnErr error, retried bool) {
 	ph.mu.Lock()
 	defer ph.mu.Unlock()
-	if ph.ts == "" || ph.used || (turnErr != nil && retried && retryable(turnErr)) {
+	if ph.ts == "" || ph.used || ph.earlier || (turnErr != nil && retried && retryable(turnErr)) {
 		ph.used = true
 		a.ph.remove(ph)
 		return
