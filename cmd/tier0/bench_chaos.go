@@ -42,6 +42,7 @@ type chaosOptions struct {
 	think      time.Duration
 	perConv    int
 	killEvery  time.Duration
+	minKills   int // keep the chaos going past duration until this many kills
 	downFor    time.Duration
 	redis      bool
 	quiet      time.Duration
@@ -350,7 +351,10 @@ func benchChaos(ctx context.Context, o chaosOptions, stderr io.Writer) (chaosRes
 	redisDone := !o.redis
 	var restarts sync.WaitGroup
 	nextKill := start.Add(o.killEvery)
-	for time.Now().Before(end) && ctx.Err() == nil {
+	// The run lasts o.duration, and longer (within ctx) until o.minKills
+	// replicas were killed, so a slow machine still gets the kills it was
+	// asked for.
+	for (time.Now().Before(end) || res.kills < o.minKills) && ctx.Err() == nil {
 		time.Sleep(100 * time.Millisecond)
 		now := time.Now()
 		if !redisDone && now.After(redisAt) {
@@ -368,14 +372,14 @@ func benchChaos(ctx context.Context, o chaosOptions, stderr io.Writer) (chaosRes
 			h.disrupt(t0, time.Now().Add(o.quiet))
 		}
 		if now.After(nextKill) {
-			nextKill = now.Add(o.killEvery)
 			r := h.pick(rng)
 			r.mu.Lock()
 			running := r.cmd != nil && r.cmd.ProcessState == nil
 			r.mu.Unlock()
 			if !running {
-				continue
+				continue // still restarting: pick again at the next tick
 			}
+			nextKill = now.Add(o.killEvery)
 			t0 := time.Now()
 			r.signal(syscall.SIGKILL)
 			res.kills++

@@ -34,7 +34,7 @@ func TestChaosShort(t *testing.T) {
 	res, err := benchChaos(ctx, chaosOptions{
 		binary: os.Args[0], config: sampleConfig, replicas: 2, duration: 11 * time.Second,
 		sessions: 6, slackUsers: 3, think: 300 * time.Millisecond, perConv: 5,
-		killEvery: 4 * time.Second, downFor: 500 * time.Millisecond, redis: true,
+		killEvery: 4 * time.Second, minKills: 2, downFor: 500 * time.Millisecond, redis: true,
 		quiet: 3 * time.Second, drain: 30 * time.Second, seed: 7,
 	}, &log)
 	if err != nil {
