@@ -229,6 +229,26 @@ func newEngine(c *Config, store conversation.Store, k conversation.Knowledge, ev
 	return conversation.NewEngine(store, k, desk, cfg), nil
 }
 
+// benchEngine builds a bench run's engine as serve does, its events going
+// to Prometheus metrics (a private registry) and the store's analytics;
+// closeEngine flushes the analytics.
+func benchEngine(c *Config, store conversation.Store, know conversation.Knowledge, log *slog.Logger) (engine *conversation.Engine, closeEngine func(), err error) {
+	events, stats, err := eventSinks(prometheus.NewRegistry(), store, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeEngine = func() {
+		if stats != nil {
+			_ = stats.Close()
+		}
+	}
+	if engine, err = newEngine(c, store, know, events, log); err != nil {
+		closeEngine()
+		return nil, nil, err
+	}
+	return engine, closeEngine, nil
+}
+
 // eventSinks builds where the engine's events go, in serve and in the
 // bench that measures the same path: Prometheus metrics on reg and, when
 // the store keeps them, the analytics counters shared by all replicas.

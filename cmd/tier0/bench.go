@@ -23,7 +23,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tier0/tier0/adapters/webchat"
@@ -200,17 +199,11 @@ func bench(ctx context.Context, o benchOptions, stdout, stderr io.Writer) error 
 	}
 	// The events go where serve sends them: Prometheus metrics and the
 	// analytics counters in the store.
-	events, stats, err := eventSinks(prometheus.NewRegistry(), store, log)
+	engine, closeEngine, err := benchEngine(c, store, know, log)
 	if err != nil {
 		return err
 	}
-	if stats != nil {
-		defer stats.Close()
-	}
-	engine, err := newEngine(c, store, know, events, log)
-	if err != nil {
-		return err
-	}
+	defer closeEngine()
 	rec := &benchRecorder{sent: map[string]time.Time{}, replied: map[string]int{}, seenIDs: map[string]bool{}, convOf: map[string]int{}, handoff: map[int]bool{}, accepted: map[string]bool{}}
 	d := conversation.NewDispatcher(store, conversation.DispatcherConfig{Logger: log, Workers: 64})
 	engine.DeliverWith(d)

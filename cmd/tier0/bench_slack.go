@@ -16,7 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	slackfake "github.com/tier0/tier0/adapters/fakes/slack"
@@ -114,17 +113,11 @@ func benchSlack(ctx context.Context, o slackBenchOptions, stdout, stderr io.Writ
 			return err
 		}
 	}
-	events, stats, err := eventSinks(prometheus.NewRegistry(), store, log)
+	engine, closeEngine, err := benchEngine(c, store, know, log)
 	if err != nil {
 		return err
 	}
-	if stats != nil {
-		defer stats.Close()
-	}
-	engine, err := newEngine(c, store, know, events, log)
-	if err != nil {
-		return err
-	}
+	defer closeEngine()
 	counter := &turnCounter{Engine: engine, turns: map[string]int{}}
 
 	users := make([]slackfake.User, o.users) // known to users.info, as real members are
