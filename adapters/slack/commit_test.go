@@ -3,10 +3,12 @@ package slack_test
 import (
 	"context"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tier0/tier0/adapters/doortest"
 	slackfake "github.com/tier0/tier0/adapters/fakes/slack"
 	"github.com/tier0/tier0/adapters/slack"
 	"github.com/tier0/tier0/conversation"
@@ -132,5 +134,123 @@ func TestPlaceholderKeptForSlacksRetry(t *testing.T) {
 	}
 	if n := len(fx.fake.Calls("chat.postMessage")); n != 1 {
 		t.Errorf("%d posts, want 1 (the placeholder, reused by the retry)", n)
+	}
+}
+
+// socketRun runs the adapter's Socket Mode until stop is called; stop
+// returns once RunSocketMode did, so every envelope's ack decision is
+// made by then.
+func socketRun(t *testing.T, a *slack.Adapter, f *slackfake.Server, connection int) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.RunSocketMode(ctx) }()
+	wctx, wcancel := context.WithTimeout(context.Background(), waitLimit)
+	defer wcancel()
+	if err := f.WaitHellos(wctx, connection); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	return func() {
+		t.Helper()
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("RunSocketMode = %v", err)
+			}
+		case <-time.After(waitLimit):
+			t.Fatal("RunSocketMode did not return after cancel")
+		}
+	}
+}
+
+// A Socket Mode envelope carrying a customer's message is acknowledged
+// only once its turn is committed (real engine and Redis store): one
+// whose commit fails, or is not done within CommitWait, stays
+// unacknowledged, and Slack's redelivery is processed exactly once.
+func TestSocketModeAckAfterCommit(t *testing.T) {
+	env := doortest.Start(t)
+	f := startFake(t)
+	cfg := testConfig(f)
+	cfg.CommitWait = 300 * time.Millisecond
+	a, err := slack.New(cfg, env.Engine, env.Store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Close(context.Background()) })
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	connections := 0
+	deliver := func(ts string) string {
+		t.Helper()
+		id, err := f.SendEnvelope(slackfake.EnvelopeEventsAPI, f.EventCallback("Ev"+ts, slackfake.Event{Type: "message", ChannelType: "im", Channel: "D1", User: "UEMP", Text: "my vpn token expired", TS: ts}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	const key = "slack:" + team + ":D1"
+
+	// A normal message: acknowledged, and committed by then.
+	connections++
+	stop := socketRun(t, a, f, connections)
+	id := deliver("1700000001.000100")
+	if err := f.WaitAck(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if n := env.Turns(t, key); n != 1 {
+		t.Fatalf("turns when the envelope was acknowledged = %d, want 1 (ack after the commit)", n)
+	}
+	stop()
+
+	tests := []struct {
+		name  string
+		ts    string
+		setup func() (wait <-chan struct{}, after func())
+	}{
+		{"commit fails", "1700000002.000100", func() (<-chan struct{}, func()) {
+			return env.Store.FailCommits(3), func() {} // the adapter's own three attempts
+		}},
+		{"commit slower than CommitWait", "1700000003.000100", func() (<-chan struct{}, func()) {
+			held, release := env.Store.HoldCommits()
+			return held, release
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := env.Turns(t, key)
+			wait, after := tt.setup()
+			connections++
+			stop := socketRun(t, a, f, connections)
+			id := deliver(tt.ts)
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				t.Fatal("the turn did not reach its commit")
+			}
+			stop() // the ack decision is made
+			if slices.Contains(f.Acks(), id) {
+				t.Fatalf("envelope %s acknowledged, though its turn is not committed", id)
+			}
+			after()
+			// Slack delivers the unacknowledged envelope again.
+			connections++
+			stop = socketRun(t, a, f, connections)
+			defer stop()
+			again := deliver(tt.ts)
+			if err := f.WaitAck(ctx, again); err != nil {
+				t.Fatal(err)
+			}
+			if got := env.Turns(t, key); got != before+1 {
+				t.Fatalf("turns = %d, want %d: the message processed exactly once", got, before+1)
+			}
+		})
+	}
+	if got := env.Store.Commits(key); got != 3 {
+		t.Errorf("commits of %s = %d, want 3 (one per message)", key, got)
 	}
 }

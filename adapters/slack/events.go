@@ -15,6 +15,7 @@ import (
 	"github.com/slack-go/slack/slackevents"
 
 	"github.com/tier0/tier0/adapters/httpjson"
+	"github.com/tier0/tier0/adapters/workpool"
 )
 
 // EventsHandler returns the handler for the Events API request URL (e.g.
@@ -230,22 +231,21 @@ func (a *Adapter) acceptEvent(ctx context.Context, ev slackevents.EventsAPIEvent
 // error, or no answer in time, is uncommitted. The work goes on either
 // way; Slack's retry of an event whose turn did commit is a duplicate.
 func (a *Adapter) queueCommitted(ctx context.Context, wait time.Duration, work func(ctx context.Context) error) acceptResult {
-	done := make(chan error, 1)
-	if res := a.queue(ctx, func(ctx context.Context) { done <- work(ctx) }); res != accepted {
-		return res
+	if a.closed.Load() {
+		return busy
 	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case err := <-done:
-		if err != nil {
-			return uncommitted
-		}
-		return accepted
-	case <-t.C:
-		a.log.Warn("slack event answered 503: its turn is not committed yet", "wait", wait)
+	out, err := a.pool.Await(ctx, workpool.Wait{Queue: a.cfg.AckTimeout, Result: wait, Job: a.cfg.EventTimeout}, work)
+	switch {
+	case out == workpool.Busy:
+		a.log.Warn("slack event refused: worker queue full or closing")
+		return busy
+	case out == workpool.Late:
+		a.log.Warn("slack event not acknowledged: its turn is not committed yet", "wait", wait)
+		return uncommitted
+	case err != nil:
 		return uncommitted
 	}
+	return accepted
 }
 
 // queue submits work to the pool with a job context derived from ctx.
@@ -253,8 +253,8 @@ func (a *Adapter) queue(ctx context.Context, work func(ctx context.Context)) acc
 	if a.closed.Load() {
 		return busy
 	}
-	ok := a.pool.submit(a.cfg.AckTimeout, func(abort <-chan struct{}) {
-		jctx, cancel := jobContext(ctx, abort, a.cfg.EventTimeout)
+	ok := a.pool.Submit(a.cfg.AckTimeout, func(abort <-chan struct{}) {
+		jctx, cancel := workpool.JobContext(ctx, abort, a.cfg.EventTimeout)
 		defer cancel()
 		work(jctx)
 	})

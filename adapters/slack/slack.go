@@ -12,14 +12,18 @@
 // requests are verified with the signing secret (a missing, forged or
 // more than 5 minutes old signature → 401), bounded (413 over
 // Config.MaxBodyBytes), parsed (malformed → 400 with a JSON error), and
-// acknowledged with 200 before any work is done; the work runs afterwards
-// in a bounded worker pool with a context detached from the request and a
-// per-event timeout (Config.EventTimeout). A full pool answers 503 so
-// Slack retries later. url_verification is answered with its challenge;
-// event types other than message and app_mention are acknowledged and
-// ignored. Socket Mode envelopes are acknowledged the same way (after the
-// work is queued; an envelope the pool has no room for is left unacked so
-// Slack delivers it again).
+// handed to a bounded worker pool (adapters/workpool) with a context
+// detached from the request and a per-event timeout (Config.EventTimeout).
+// A customer's message is acknowledged (200) only once its turn is
+// committed to the store, within Config.CommitWait; otherwise it is
+// answered 503 with Retry-After and Slack sends it again (a retry of a
+// committed one is a duplicate). Other work (staff messages, clicks) is
+// acknowledged once queued. A full pool answers 503 so Slack retries
+// later. url_verification is answered with its challenge; event types
+// other than message and app_mention are acknowledged and ignored.
+// Socket Mode envelopes are acknowledged on the same terms: an envelope
+// whose turn is not committed, or that the pool has no room for, is left
+// unacknowledged so Slack delivers it again.
 //
 // What the bot listens to: direct messages (message.im), @-mentions in
 // channels (app_mention), and replies in channel threads the bot is part
@@ -135,6 +139,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/tier0/tier0/adapters/delivered"
+	"github.com/tier0/tier0/adapters/workpool"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -201,7 +206,8 @@ type Config struct {
 	// time, is answered 503 and Slack's retry (recognised by its dedupe
 	// key if the turn did commit) brings it back. Negative: answer 200 as
 	// soon as the event is queued in memory, which loses the queued events
-	// when the process dies. Socket Mode always acknowledges on queueing.
+	// when the process dies. Socket Mode acknowledges an envelope on the
+	// same terms (left unacknowledged, Slack delivers it again).
 	CommitWait time.Duration
 	// PlaceholderAfter is how long a turn may take before a placeholder
 	// is posted (default 1s; negative: never).
@@ -358,12 +364,17 @@ type Adapter struct {
 	refs   conversation.Refs
 
 	bot    atomic.Pointer[botIdentity]
-	pool   *pool
+	pool   *workpool.Pool
 	users  *ttlCache[conversation.Identity]
 	sent   *delivered.Log
 	pacer  *pacer
 	ph     *placeholders
 	closed atomic.Bool
+
+	// socketWaits bounds the Socket Mode envelopes waiting for their
+	// commit; socketWG tracks them.
+	socketWaits chan struct{}
+	socketWG    sync.WaitGroup
 
 	startMu sync.Mutex
 }
@@ -403,7 +414,8 @@ func New(cfg Config, e engine, r conversation.Refs) (*Adapter, error) {
 		ph:     newPlaceholders(maxPlaceholders),
 	}
 	a.sent = delivered.New("slack", nsSent, r, sentCacheSize, a.log)
-	a.pool = newPool(cfg.Workers, cfg.QueueSize, a.log)
+	a.pool = workpool.New("slack", cfg.Workers, cfg.QueueSize, a.log)
+	a.socketWaits = make(chan struct{}, cfg.Workers+cfg.QueueSize)
 	return a, nil
 }
 
@@ -435,7 +447,7 @@ func (a *Adapter) identity() *botIdentity { return a.bot.Load() }
 // Errors: ctx's error when it ended first.
 func (a *Adapter) Close(ctx context.Context) error {
 	a.closed.Store(true)
-	return a.pool.close(ctx)
+	return a.pool.Close(ctx)
 }
 
 // Sender returns the conversation.Sender for customer messages; register

@@ -15,10 +15,15 @@ import (
 
 // RunSocketMode receives events over Slack's Socket Mode (apps.connections.open
 // with the app-level token, then a websocket) until ctx ends, reconnecting
-// when Slack asks. Events are normalised exactly like HTTP ones; every
-// envelope is acknowledged once its work is queued (or found to need
-// none), so several replicas may each run a connection: Slack hands each
-// envelope to one of them, and the store's dedupe covers the rest. It
+// when Slack asks. Events are normalised exactly like HTTP ones. An
+// events_api envelope with a customer message is acknowledged only once
+// its turn is committed to the store, as the HTTP door answers 200 (see
+// Config.CommitWait); one whose turn fails, or is not committed in
+// time, stays unacknowledged and Slack delivers it again (a delivery of
+// a committed one is recognised as a duplicate). Other envelopes are
+// acknowledged once their work is queued (or found to need none). So
+// several replicas may each run a connection: Slack hands each envelope
+// to one of them, and the store's dedupe covers the rest. It
 // returns nil when ctx ends. Errors: Invalid without an AppToken,
 // Unavailable before Start, Unauthorized when Slack rejects the token,
 // Unavailable when the connection cannot be kept.
@@ -34,6 +39,7 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 	defer cancel()
 	errc := make(chan error, 1)
 	go func() { errc <- client.RunContext(ctx) }()
+	defer a.socketWG.Wait() // the acks in flight end with ctx
 	for {
 		select {
 		case err := <-errc:
@@ -56,11 +62,25 @@ func (a *Adapter) RunSocketMode(ctx context.Context) error {
 func (a *Adapter) socketEvent(ctx context.Context, client *socketmode.Client, ev socketmode.Event) {
 	switch ev.Type {
 	case socketmode.EventTypeEventsAPI:
-		res := ignored
-		if data, ok := ev.Data.(slackevents.EventsAPIEvent); ok {
-			res = a.acceptEvent(ctx, data, 0)
+		data, ok := ev.Data.(slackevents.EventsAPIEvent)
+		if !ok {
+			a.ackIf(ctx, client, ev.Request, ignored)
+			return
 		}
-		a.ackIf(ctx, client, ev.Request, res)
+		// Waiting for the commit must not hold up the envelopes behind
+		// this one: each waits in its own goroutine, as many at once as
+		// the pool has workers and queue (beyond that the envelope stays
+		// unacknowledged and Slack delivers it again).
+		select {
+		case a.socketWaits <- struct{}{}:
+		default:
+			a.log.Warn("slack socket mode envelope left unacknowledged: too many waiting for their commit")
+			return
+		}
+		a.socketWG.Go(func() {
+			defer func() { <-a.socketWaits }()
+			a.ackIf(ctx, client, ev.Request, a.acceptEvent(ctx, data, a.cfg.CommitWait))
+		})
 	case socketmode.EventTypeInteractive:
 		res := ignored
 		if cb, ok := ev.Data.(slack.InteractionCallback); ok {
@@ -99,14 +119,19 @@ func connErr(data any) error {
 	return errors.New("connection error")
 }
 
-// ackIf acknowledges req unless its work found no room: Slack then
-// delivers the envelope again (here or on another replica).
+// ackIf acknowledges req unless its work found no room or its turn is
+// not committed: Slack then delivers the envelope again (here or on
+// another replica).
 func (a *Adapter) ackIf(ctx context.Context, client *socketmode.Client, req *socketmode.Request, res acceptResult) {
 	if req == nil || req.EnvelopeID == "" {
 		return
 	}
-	if res == busy || res == unready {
+	switch res {
+	case busy, unready:
 		a.log.Warn("slack socket mode envelope left unacknowledged: busy")
+		return
+	case uncommitted:
+		a.log.Warn("slack socket mode envelope left unacknowledged: its turn is not committed")
 		return
 	}
 	a.ack(ctx, client, req.EnvelopeID)
