@@ -170,13 +170,28 @@ func newHarness(tb testing.TB, configure func(*teams.Config)) *harness {
 // newHarnessOn is newHarness with the adapter's references in rf.
 func newHarnessOn(tb testing.TB, rf refsStore, configure func(*teams.Config)) *harness {
 	tb.Helper()
+	rec := &recEngine{}
+	h := newHarnessWith(tb, rf, rec, configure)
+	h.eng = rec
+	return h
+}
+
+// teamsEngine is what the adapter hands messages to.
+type teamsEngine interface {
+	Handle(ctx context.Context, m conversation.Message) (conversation.Result, error)
+	Act(ctx context.Context, a conversation.AgentAction) (conversation.Result, error)
+}
+
+// newHarnessWith is newHarnessOn with engine eng (h.eng stays nil).
+func newHarnessWith(tb testing.TB, rf refsStore, eng teamsEngine, configure func(*teams.Config)) *harness {
+	tb.Helper()
 	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	fake, err := botframework.Start(botframework.Config{Now: clock.Now})
 	if err != nil {
 		tb.Fatalf("start fake: %v", err)
 	}
 	tb.Cleanup(func() { _ = fake.Close() })
-	h := &harness{fake: fake, clock: clock, eng: &recEngine{}}
+	h := &harness{fake: fake, clock: clock}
 	fc := fake.Config()
 	h.cfg = teams.Config{
 		AppID:             fc.AppID,
@@ -193,7 +208,7 @@ func newHarnessOn(tb testing.TB, rf refsStore, configure func(*teams.Config)) *h
 	if configure != nil {
 		configure(&h.cfg)
 	}
-	a, err := teams.New(h.cfg, h.eng, rf)
+	a, err := teams.New(h.cfg, eng, rf)
 	if err != nil {
 		tb.Fatalf("teams.New: %v", err)
 	}

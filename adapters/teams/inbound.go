@@ -10,6 +10,7 @@ import (
 
 	"github.com/infracloudio/msbotbuilder-go/schema"
 	"github.com/tier0/tier0/adapters/httpjson"
+	"github.com/tier0/tier0/adapters/workpool"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -95,7 +96,8 @@ func (a *Adapter) serveHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // customerMessage stores the conversation reference, hands the message to
-// the engine and answers 202 once the engine committed it.
+// the engine and answers 202 once the engine committed it (503 when it
+// did not within Config.CommitWait).
 func (a *Adapter) customerMessage(ctx context.Context, w http.ResponseWriter, r *http.Request, act *inActivity) {
 	// In channels and group chats the bot answers only when addressed:
 	// with the resource-specific permission it sees every message there.
@@ -117,11 +119,16 @@ func (a *Adapter) customerMessage(ctx context.Context, w http.ResponseWriter, r 
 		a.fail(w, r, &httpjson.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Msg: "the conversation could not be stored; try again", RetryAfter: time.Second, Err: err})
 		return
 	}
-	stop := a.typingAfter(a.cfg.TypingDelay, ref)
-	res, err := a.eng.Handle(ctx, m)
-	stop()
-	if err != nil {
-		a.fail(w, r, engineError("handle teams message", err))
+	res, err, herr := a.commit(r.Context(), func(ctx context.Context) (conversation.Result, error) {
+		stop := a.typingAfter(a.cfg.TypingDelay, ref)
+		defer stop()
+		return a.eng.Handle(ctx, m)
+	})
+	if herr == nil && err != nil {
+		herr = engineError("handle teams message", err)
+	}
+	if herr != nil {
+		a.fail(w, r, herr)
 		return
 	}
 	a.log.Debug("teams message accepted", "conversation", m.ConversationKey, "message_id", m.DedupeKey,
@@ -129,13 +136,51 @@ func (a *Adapter) customerMessage(ctx context.Context, w http.ResponseWriter, r 
 	httpjson.Write(w, http.StatusAccepted, status{"accepted"})
 }
 
-// engineError maps an Engine error to an HTTP answer.
+// commit runs one engine call (a turn) on the worker pool and waits up
+// to Config.CommitWait for it. It returns the call's result and error,
+// or, when the call found no worker or did not return in time, a 503
+// answer (the call goes on; the Bot Framework's retry finds it
+// committed, or runs it again).
+func (a *Adapter) commit(ctx context.Context, call func(ctx context.Context) (conversation.Result, error)) (conversation.Result, error, *httpjson.Error) {
+	var res conversation.Result
+	out, err := a.pool.Await(ctx, workpool.Wait{Queue: queueWait, Result: a.cfg.CommitWait, Job: a.cfg.HandleTimeout}, func(ctx context.Context) error {
+		var err error
+		res, err = call(ctx)
+		return err
+	})
+	switch out {
+	case workpool.Busy:
+		return res, nil, &httpjson.Error{Status: http.StatusServiceUnavailable, Code: "busy", Msg: "too many activities in progress; try again", RetryAfter: time.Second}
+	case workpool.Late:
+		return res, nil, &httpjson.Error{Status: http.StatusServiceUnavailable, Code: "not_committed",
+			Msg: "the message is not stored yet; retry it (a retry of a stored one is recognised)", RetryAfter: time.Second,
+			Err: errors.New("turn not committed within " + a.cfg.CommitWait.String())}
+	}
+	return res, err, nil
+}
+
+// transient reports whether an engine error may go away on its own: the
+// store is down, the engine overloaded, the turn timed out, or another
+// replica holds the conversation.
+func transient(err error) bool {
+	return conversation.ErrorCode(err) == conversation.Unavailable || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, conversation.ErrLeaseHeld) || errors.Is(err, conversation.ErrLeaseLost) || errors.Is(err, conversation.ErrStaleVersion)
+}
+
+// engineError maps an Engine error to an HTTP answer: a transient one
+// (ErrOverloaded included, with its delay as Retry-After) to 503, which
+// the Bot Framework retries.
 func engineError(what string, err error) *httpjson.Error {
+	if transient(err) || conversation.ErrorCode(err) == conversation.Conflict {
+		ra := conversation.RetryAfter(err)
+		if ra <= 0 {
+			ra = time.Second
+		}
+		return &httpjson.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Msg: "busy; try again", RetryAfter: ra, Err: err}
+	}
 	switch conversation.ErrorCode(err) {
 	case conversation.Invalid:
 		return &httpjson.Error{Status: http.StatusBadRequest, Code: "invalid", Msg: conversation.ErrorMessage(err), Err: err}
-	case conversation.Conflict, conversation.Unavailable:
-		return &httpjson.Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Msg: "busy; try again", RetryAfter: time.Second, Err: err}
 	}
 	return &httpjson.Error{Status: http.StatusInternalServerError, Code: "internal", Msg: "internal error", Err: errors.Join(errors.New(what), err)}
 }

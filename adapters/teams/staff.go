@@ -257,10 +257,19 @@ func (a *Adapter) staffInput(ctx context.Context, w http.ResponseWriter, r *http
 		return
 	}
 	action.ConversationKey = key
-	res, err := a.eng.Act(ctx, action)
+	res, err, herr := a.commit(r.Context(), func(ctx context.Context) (conversation.Result, error) { return a.eng.Act(ctx, action) })
+	if herr != nil {
+		a.fail(w, r, herr)
+		return
+	}
 	if err != nil {
-		switch conversation.ErrorCode(err) {
-		case conversation.Invalid, conversation.NotFound, conversation.Conflict:
+		switch code := conversation.ErrorCode(err); {
+		case transient(err):
+			// A lease held elsewhere or a store hiccup: the Bot
+			// Framework's retry acts, instead of the action being
+			// refused to the agent.
+			a.fail(w, r, engineError("teams staff action", err))
+		case code == conversation.Invalid, code == conversation.NotFound, code == conversation.Conflict:
 			a.log.Debug("teams staff action rejected", "conversation", key, "kind", action.Kind, "err", err)
 			a.replyInChain(act, "Could not "+verb(action)+": "+conversation.ErrorMessage(err))
 			httpjson.Write(w, http.StatusOK, status{"rejected"})

@@ -8,13 +8,17 @@
 // /api/messages (the "Messaging endpoint" of the Azure Bot resource):
 //
 //	POST /api/messages   Bot Framework activities
-//	  202  a message was handed to the engine (its reply follows proactively)
+//	  202  a message's turn is committed to the store (its reply follows
+//	       proactively), or it was committed before (a retry)
 //	  200  an activity that is not for us (conversationUpdate, typing, invoke, …), ignored
 //	  400  malformed JSON or an activity without conversation or id
 //	  401  missing, forged, expired or misaddressed Bot Framework token
 //	  403  an activity from another tenant when Config.TenantID is set
 //	  405  not POST; 413 body over Config.MaxBodyBytes
-//	  503  the store or engine is unavailable (the Bot Framework may retry; dedupe holds)
+//	  503  not committed: the store or engine is unavailable, the engine is
+//	       overloaded (Retry-After), the turn took longer than
+//	       Config.CommitWait, or no worker was free; the Bot Framework
+//	       retries, and a retry of a committed message is a duplicate
 //
 // # Inbound
 //
@@ -171,6 +175,7 @@ import (
 	"time"
 
 	"github.com/tier0/tier0/adapters/delivered"
+	"github.com/tier0/tier0/adapters/workpool"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -186,6 +191,9 @@ const (
 	DefaultIssuer             = "https://api.botframework.com"
 	DefaultHTTPTimeout        = 10 * time.Second
 	DefaultHandleTimeout      = 30 * time.Second
+	DefaultCommitWait         = 10 * time.Second
+	DefaultWorkers            = 64
+	DefaultQueueSize          = 256
 	DefaultMaxBodyBytes       = 256 << 10
 	DefaultTypingDelay        = time.Second
 	DefaultMaxAttempts        = 4
@@ -199,6 +207,8 @@ const (
 	nsRef         = "teams.ref"         // conversation key → customer conversation reference
 	nsStaff       = "teams.staff"       // conversation key → staff reply chain
 	nsStaffChain  = "teams.staff.chain" // staff chain conversation id → conversation key
+	maxCommitWait = 14 * time.Second
+	queueWait     = time.Second // how long a request waits for room in the worker queue
 	maxRefKeyLen  = 512
 	maxAppIDLen   = 128
 	maxChannelLen = 512
@@ -247,6 +257,19 @@ type Config struct {
 	// HandleTimeout bounds one Engine.Handle or Act call (default 30s);
 	// the turn is not cut short when the Bot Framework hangs up.
 	HandleTimeout time.Duration
+	// CommitWait is how long a request waits for its turn to be committed
+	// before it is answered (default 10s, at most 14s: the Bot Framework
+	// gives up on an answer after 15s). A message is answered 202 only
+	// once its turn is durable in the store; a turn that fails, or is not
+	// committed in time, is answered 503 and the Bot Framework's retry
+	// (recognised by the activity id if the turn did commit) brings it
+	// back. The turn itself goes on up to HandleTimeout.
+	CommitWait time.Duration
+	// Workers is the number of turns run at once (default 64); QueueSize
+	// how many more may wait for a worker (default 256). A request that
+	// finds no room within a second is answered 503.
+	Workers   int
+	QueueSize int
 	// MaxBodyBytes bounds inbound request bodies (default 256 KiB).
 	MaxBodyBytes int64
 	// TypingDelay is how long a turn may take before a typing activity is
@@ -297,6 +320,15 @@ func (c Config) withDefaults() Config {
 	if c.HandleTimeout == 0 {
 		c.HandleTimeout = DefaultHandleTimeout
 	}
+	if c.CommitWait == 0 {
+		c.CommitWait = DefaultCommitWait
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}
@@ -343,6 +375,10 @@ func (c Config) Validate() error {
 		return inv("HTTPTimeout must be between 0 and 5m")
 	case c.HandleTimeout < 0 || c.HandleTimeout > 10*time.Minute:
 		return inv("HandleTimeout must be between 0 and 10m")
+	case c.CommitWait < 0 || c.CommitWait > maxCommitWait:
+		return inv("CommitWait must be between 0 and %s (the Bot Framework waits 15s for an answer)", maxCommitWait)
+	case c.Workers < 0 || c.Workers > 1024 || c.QueueSize < 0 || c.QueueSize > 100000:
+		return inv("Workers must be between 0 and 1024, QueueSize between 0 and 100000")
 	case c.MaxBodyBytes < 0 || c.MaxBodyBytes > 0 && (c.MaxBodyBytes < 4<<10 || c.MaxBodyBytes > 8<<20):
 		return inv("MaxBodyBytes must be between 4 KiB and 8 MiB")
 	case c.MaxAttempts < 0 || c.MaxAttempts > 20:
@@ -417,6 +453,7 @@ type Adapter struct {
 	conn   *connector
 	sent   *delivered.Log
 	chains createdChains
+	pool   *workpool.Pool
 
 	mu      sync.Mutex
 	closed  bool
@@ -443,6 +480,7 @@ func New(cfg Config, eng engine, refs conversation.Refs) (*Adapter, error) {
 		log:  log,
 	}
 	a.sent = delivered.New("teams", nsSent, refs, cfg.RecentIDs, log)
+	a.pool = workpool.New("teams", cfg.Workers, cfg.QueueSize, log)
 	a.auth = newValidator(validatorConfig{
 		metadataURL: cfg.OpenIDMetadataURL,
 		appID:       cfg.AppID,
@@ -470,10 +508,12 @@ func New(cfg Config, eng engine, refs conversation.Refs) (*Adapter, error) {
 // it at /api/messages (it does not look at the path).
 func (a *Adapter) Handler() http.Handler { return http.HandlerFunc(a.serveHTTP) }
 
-// Close waits for background posts (typing indicators, replies in staff
-// chains) to finish, refuses new ones and closes idle connections. It
-// always returns nil.
+// Close refuses new activities (503), waits for the turns in progress
+// (each bounded by HandleTimeout) and the background posts (typing
+// indicators, replies in staff chains) to finish, refuses new ones and
+// closes idle connections. It always returns nil.
 func (a *Adapter) Close() error {
+	_ = a.pool.Close(context.Background()) // the jobs end within HandleTimeout
 	a.mu.Lock()
 	a.closed = true
 	a.mu.Unlock()
