@@ -187,3 +187,56 @@ func (e *Env) Turns(tb testing.TB, key string) int {
 	}
 	return c.Turns
 }
+
+// CheckAckAfterCommit drives a webhook door through the cases every door
+// must pass, on conversation key of env: a message is answered ok (the
+// platform's 2xx) and is committed by then; a message whose commit fails,
+// and one whose commit takes longer than the door's wait (set it well
+// below a second), are answered with a status other than 2xx, and the
+// platform's retry of each is answered ok and processed exactly once.
+// deliver sends message n (1, 2, 3: the same n is the same message, as
+// a platform's retry) through the door's real handler and returns the
+// HTTP status.
+func CheckAckAfterCommit(t *testing.T, env *Env, key string, ok int, deliver func(t *testing.T, n int) int) {
+	t.Helper()
+	if got := deliver(t, 1); got != ok {
+		t.Fatalf("status = %d, want %d", got, ok)
+	}
+	if n := env.Turns(t, key); n != 1 {
+		t.Fatalf("turns when answered = %d, want 1 (the answer comes after the commit)", n)
+	}
+	tests := []struct {
+		name  string
+		setup func() (release func())
+	}{
+		{"commit fails", func() func() {
+			env.Store.FailCommits(1)
+			return func() {}
+		}},
+		{"commit slower than the door waits", func() func() {
+			_, release := env.Store.HoldCommits()
+			return release
+		}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := i + 2
+			before := env.Turns(t, key)
+			release := tt.setup()
+			if got := deliver(t, n); got >= 200 && got < 300 {
+				release()
+				t.Fatalf("first delivery: status %d, want a status the platform retries", got)
+			}
+			release()
+			if got := deliver(t, n); got != ok {
+				t.Fatalf("retry: status %d, want %d", got, ok)
+			}
+			if got := env.Turns(t, key); got != before+1 {
+				t.Fatalf("turns = %d, want %d: the message processed exactly once", got, before+1)
+			}
+		})
+	}
+	if got := env.Store.Commits(key); got != 3 {
+		t.Errorf("commits of %s = %d, want 3 (one per message)", key, got)
+	}
+}

@@ -23,53 +23,16 @@ func TestMessageAnsweredAfterCommit(t *testing.T) {
 	env := doortest.Start(t)
 	h := newHarnessWith(t, env.Store, env.Engine, func(c *teams.Config) { c.CommitWait = 300 * time.Millisecond })
 	key := h.personalKey(alice)
-	message := func() botframework.Activity {
+	ids := map[int]string{} // message n → its activity id: a retry carries the same
+	doortest.CheckAckAfterCommit(t, env, key, http.StatusAccepted, func(t *testing.T, n int) int {
+		t.Helper()
+		if ids[n] == "" {
+			ids[n] = h.fake.NextID()
+		}
 		act := h.fake.PersonalMessage(alice, "my vpn token expired")
-		act.ID = h.fake.NextID() // the retry carries the same id
-		return act
-	}
-
-	act := message()
-	if got := h.deliver(t, act); got != http.StatusAccepted {
-		t.Fatalf("status = %d, want 202", got)
-	}
-	if n := env.Turns(t, key); n != 1 {
-		t.Fatalf("turns when answered = %d, want 1 (202 after the commit)", n)
-	}
-
-	tests := []struct {
-		name  string
-		setup func() (release func())
-	}{
-		{"commit fails", func() func() {
-			env.Store.FailCommits(1)
-			return func() {}
-		}},
-		{"commit slower than CommitWait", func() func() {
-			_, release := env.Store.HoldCommits()
-			return release
-		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := env.Turns(t, key)
-			act := message()
-			release := tt.setup()
-			if got := h.deliver(t, act); got != http.StatusServiceUnavailable {
-				t.Fatalf("first delivery: status %d, want 503", got)
-			}
-			release()
-			if got := h.deliver(t, act); got != http.StatusAccepted {
-				t.Fatalf("retry: status %d, want 202", got)
-			}
-			if got := env.Turns(t, key); got != before+1 {
-				t.Fatalf("turns = %d, want %d: the message processed exactly once", got, before+1)
-			}
-		})
-	}
-	if got := env.Store.Commits(key); got != 3 {
-		t.Errorf("commits = %d, want 3 (one per message)", got)
-	}
+		act.ID = ids[n]
+		return h.deliver(t, act)
+	})
 }
 
 // An overloaded engine, or an agent's action on a conversation whose lease

@@ -96,6 +96,7 @@ import (
 	"time"
 
 	"github.com/tier0/tier0/adapters/delivered"
+	"github.com/tier0/tier0/adapters/workpool"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -161,6 +162,18 @@ type Config struct {
 	MaxBodyBytes int64
 	// HandleTimeout bounds the engine's work on one update (default 25s).
 	HandleTimeout time.Duration
+	// CommitWait is how long a webhook request waits for its update to be
+	// committed before it is answered (default 10s). An update is
+	// answered 200 only once it is durable in the store (or done with);
+	// one that fails, or is not done in time, is answered 503 and
+	// Telegram delivers it again (recognised by its update_id if it did
+	// commit). The turn itself goes on up to HandleTimeout.
+	CommitWait time.Duration
+	// Workers is the number of webhook updates handled at once (default
+	// 64); QueueSize how many more may wait for a worker (default 256). A
+	// request that finds no room within a second is answered 503.
+	Workers   int
+	QueueSize int
 	// RequestTimeout bounds one Bot API call other than getUpdates
 	// (default 15s).
 	RequestTimeout time.Duration
@@ -222,6 +235,10 @@ func (c Config) Validate() error {
 		return inv("PollTimeout must be between 0 and %s", maxPollTimeout)
 	case c.PollBackoff < 0 || c.MaxPollBackoff < 0 || c.HandleTimeout < 0 || c.RequestTimeout < 0 || c.MaxPaceWait < 0:
 		return inv("durations must not be negative")
+	case c.CommitWait < 0 || c.CommitWait > time.Minute:
+		return inv("CommitWait must be between 0 and 1m")
+	case c.Workers < 0 || c.Workers > 1024 || c.QueueSize < 0 || c.QueueSize > 100000:
+		return inv("Workers must be between 0 and 1024, QueueSize between 0 and 100000")
 	case c.MaxBodyBytes < 0 || c.MaxBodyBytes > 0 && c.MaxBodyBytes < 4<<10:
 		return inv("MaxBodyBytes must be at least 4 KiB")
 	case c.ChatBurst < 0 || c.GroupPerMinute < 0 || c.RecentIDs < 0:
@@ -257,6 +274,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HandleTimeout == 0 {
 		c.HandleTimeout = 25 * time.Second
+	}
+	if c.CommitWait == 0 {
+		c.CommitWait = 10 * time.Second
+	}
+	if c.Workers == 0 {
+		c.Workers = 64
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = 256
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 15 * time.Second
@@ -310,6 +336,7 @@ type Adapter struct {
 
 	closeOnce sync.Once
 	closing   chan struct{}
+	webhook   *workpool.Pool // runs webhook updates
 }
 
 // New connects to the Bot API (getMe, to learn the bot's id and username)
@@ -340,6 +367,7 @@ func New(ctx context.Context, cfg Config, eng engine, rf conversation.Refs) (*Ad
 		sent:     delivered.New("telegram", nsSent, rf, cfg.RecentIDs, log),
 		staffOut: delivered.New("telegram", nsSent, rf, cfg.RecentIDs, log),
 		closing:  make(chan struct{}),
+		webhook:  workpool.New("telegram", cfg.Workers, cfg.QueueSize, log),
 
 		pendingTopics: make(map[string]int),
 	}
@@ -361,10 +389,12 @@ func (a *Adapter) BotID() int64 { return a.botID }
 // BotUsername returns the bot's username (without the @).
 func (a *Adapter) BotUsername() string { return a.botName }
 
-// Close stops RunPolling and refuses further webhook requests (503). It
-// always returns nil.
+// Close stops RunPolling, refuses further webhook requests (503) and
+// waits for the webhook updates in progress (each bounded by
+// HandleTimeout). It always returns nil.
 func (a *Adapter) Close() error {
 	a.closeOnce.Do(func() { close(a.closing) })
+	_ = a.webhook.Close(context.Background())
 	return nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/go-telegram/bot"
 
 	"github.com/tier0/tier0/adapters/httpjson"
+	"github.com/tier0/tier0/adapters/workpool"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -28,10 +29,12 @@ const SecretHeader = "X-Telegram-Bot-Api-Secret-Token"
 //	    in constant time), or no WebhookSecret is configured;
 //	413 for a body over Config.MaxBodyBytes; 400 for a body that is not a
 //	    JSON update;
-//	200 once the update is durably accepted by the engine (duplicates and
-//	    updates the adapter ignores included);
-//	503 with Retry-After when it was not (store unavailable, lease held
-//	    elsewhere, shutting down): Telegram delivers it again.
+//	200 once the update is durably accepted by the engine (its turn
+//	    committed; duplicates and updates the adapter ignores included),
+//	    within Config.CommitWait;
+//	503 with Retry-After when it was not (store unavailable, engine
+//	    overloaded, lease held elsewhere, not committed in time, no worker
+//	    free, shutting down): Telegram delivers it again.
 //
 // Errors are JSON {"error":{"code","message"}}.
 func (a *Adapter) WebhookHandler() http.Handler { return http.HandlerFunc(a.serveWebhook) }
@@ -45,7 +48,7 @@ func (a *Adapter) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		}
 		e := &httpjson.Error{Status: status, Code: code, Msg: msg, Err: err}
 		if status == http.StatusServiceUnavailable {
-			e.RetryAfter = time.Second
+			e.RetryAfter = max(time.Second, conversation.RetryAfter(err))
 		}
 		if status == http.StatusMethodNotAllowed {
 			e.Allow = http.MethodPost
@@ -91,15 +94,21 @@ func (a *Adapter) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		fail(http.StatusBadRequest, "invalid_update", "the request body is not a Telegram update (no update_id)", err)
 		return
 	}
-	// The turn must not be cut short by Telegram hanging up: once it
-	// started, finishing it is cheaper than a retry.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), a.cfg.HandleTimeout)
-	defer cancel()
-	if err := a.process(ctx, body); err != nil {
+	// The turn runs on the pool, not cut short by Telegram hanging up:
+	// once it started, finishing it is cheaper than a retry.
+	out, err := a.webhook.Await(r.Context(), workpool.Wait{Queue: time.Second, Result: a.cfg.CommitWait, Job: a.cfg.HandleTimeout},
+		func(ctx context.Context) error { return a.process(ctx, body) })
+	switch {
+	case out == workpool.Busy:
+		fail(http.StatusServiceUnavailable, "busy", "too many updates in progress; Telegram will deliver it again", nil)
+	case out == workpool.Late:
+		fail(http.StatusServiceUnavailable, "not_committed", "the update is not stored yet; Telegram will deliver it again (a stored one is recognised)",
+			errors.New("not committed within "+a.cfg.CommitWait.String()))
+	case err != nil:
 		fail(http.StatusServiceUnavailable, "unavailable", "the update could not be stored; Telegram will deliver it again", err)
-		return
+	default:
+		w.WriteHeader(http.StatusOK)
 	}
-	w.WriteHeader(http.StatusOK)
 }
 
 // SetWebhook registers webhookURL (https, reachable by Telegram; the path
