@@ -170,6 +170,7 @@ func newHarness(tb testing.TB, configure func(*whatsappcloud.Config)) *harness {
 		tb.Fatalf("New: %v", err)
 	}
 	h.a = a
+	tb.Cleanup(func() { _ = a.Close() })
 	ts := httptest.NewServer(a.WebhookHandler())
 	tb.Cleanup(ts.Close)
 	h.hookURL = ts.URL + webhookPath

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tier0/tier0/adapters/httpjson"
+	"github.com/tier0/tier0/adapters/workpool"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -94,7 +95,8 @@ func validSignature(header string, body []byte, secret string) bool {
 }
 
 // receive handles one notification POST: verify, parse, log statuses and
-// hand every message to the engine; 200 only when all were accepted.
+// hand every message to the engine; 200 only when all were committed
+// (or dropped as invalid) within Config.CommitWait.
 func (a *Adapter) receive(w http.ResponseWriter, r *http.Request) {
 	sig := r.Header.Get("X-Hub-Signature-256")
 	if sig == "" {
@@ -143,8 +145,27 @@ func (a *Adapter) receive(w http.ResponseWriter, r *http.Request) {
 			msgs = append(msgs, a.normalize(v, now)...)
 		}
 	}
-	for _, in := range msgs {
-		if err := a.accept(r.Context(), in); err != nil {
+	if len(msgs) > 0 {
+		// The turns run on the pool, in order, not cut short when Meta
+		// hangs up: they are committed or not, and a retry is
+		// deduplicated either way.
+		out, err := a.pool.Await(r.Context(), workpool.Wait{Queue: time.Second, Result: a.cfg.CommitWait, Job: a.cfg.HandleTimeout},
+			func(ctx context.Context) error {
+				for _, in := range msgs {
+					if err := a.accept(ctx, in); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		switch out {
+		case workpool.Busy:
+			err = &httpjson.Error{Status: http.StatusServiceUnavailable, Code: "busy", Msg: "too many notifications in progress; retry later", RetryAfter: time.Second}
+		case workpool.Late:
+			err = &httpjson.Error{Status: http.StatusServiceUnavailable, Code: "not_committed", Msg: "the messages are not stored yet; retry (stored ones are recognised)",
+				RetryAfter: time.Second, Err: errors.New("not committed within " + a.cfg.CommitWait.String())}
+		}
+		if err != nil {
 			a.fail(w, r, err)
 			return
 		}
@@ -158,11 +179,7 @@ func (a *Adapter) receive(w http.ResponseWriter, r *http.Request) {
 // to the engine. A message the engine finds invalid is logged and
 // dropped (Meta would send it again and again); other failures are
 // returned as an HTTP error so Meta retries the payload.
-func (a *Adapter) accept(rctx context.Context, in inbound) error {
-	// The turn must not be cut short when Meta hangs up: it is committed
-	// or not, and a retry is deduplicated either way.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(rctx), a.cfg.HandleTimeout)
-	defer cancel()
+func (a *Adapter) accept(ctx context.Context, in inbound) error {
 	m := in.msg
 	if in.choiceID != "" {
 		if act, ok := a.decodeChoice(ctx, in.choiceID); ok {

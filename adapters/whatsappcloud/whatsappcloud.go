@@ -22,10 +22,12 @@
 //	GET  ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…
 //	     → 200 text/plain challenge when the token matches (constant time), else 403
 //	POST X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body with the app secret>
-//	     → 200 once the engine accepted every message of the payload;
+//	     → 200 once every message of the payload is committed by the engine
+//	       (or was before: a retry), within Config.CommitWait;
 //	       401 missing or bad signature, 413 body over MaxBodyBytes,
 //	       400 malformed JSON or an object other than whatsapp_business_account,
-//	       503 engine unavailable or busy (Meta retries non-200 answers).
+//	       503 with Retry-After when not: engine unavailable or overloaded,
+//	       not committed in time, no worker free (Meta retries non-200 answers).
 //
 // Messages (text, interactive button and list replies, template quick
 // replies, image, document, audio, video, location, contacts) become one
@@ -105,6 +107,7 @@ import (
 
 	"github.com/tier0/tier0/adapters/delivered"
 	"github.com/tier0/tier0/adapters/recent"
+	"github.com/tier0/tier0/adapters/workpool"
 	"github.com/tier0/tier0/conversation"
 )
 
@@ -115,6 +118,9 @@ const (
 	DefaultHTTPTimeout       = 15 * time.Second
 	DefaultMaxBodyBytes      = 1 << 20
 	DefaultHandleTimeout     = 20 * time.Second
+	DefaultCommitWait        = 10 * time.Second
+	DefaultWorkers           = 64
+	DefaultQueueSize         = 256
 	DefaultRecipientBurst    = 10
 	DefaultRecipientInterval = 6 * time.Second
 	DefaultMaxPaceWait       = 8 * time.Second
@@ -169,9 +175,22 @@ type Config struct {
 	Channel conversation.Channel
 	// MaxBodyBytes bounds a webhook body (default 1 MiB); larger → 413.
 	MaxBodyBytes int64
-	// HandleTimeout bounds the engine's turn for one inbound message
-	// (default 20s). The turn is not cut short when Meta hangs up.
+	// HandleTimeout bounds the engine's turns for one notification, all
+	// its messages (default 20s). The turns are not cut short when Meta
+	// hangs up.
 	HandleTimeout time.Duration
+	// CommitWait is how long a notification waits for its messages' turns
+	// to be committed before it is answered (default 10s). Meta gets its
+	// 200 only once every message is durable in the store (or dropped as
+	// invalid); otherwise the answer is 503 and Meta delivers the
+	// notification again (committed messages are recognised by their
+	// wamid). The turns go on up to HandleTimeout.
+	CommitWait time.Duration
+	// Workers is the number of notifications handled at once (default
+	// 64); QueueSize how many more may wait for a worker (default 256). A
+	// notification that finds no room within a second is answered 503.
+	Workers   int
+	QueueSize int
 	// TypingAfter, when positive, marks an inbound message read and shows
 	// the shopper a typing indicator if its turn takes longer than this
 	// (2s is a good value). Zero: off.
@@ -229,6 +248,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.HandleTimeout == 0 {
 		c.HandleTimeout = DefaultHandleTimeout
+	}
+	if c.CommitWait == 0 {
+		c.CommitWait = DefaultCommitWait
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
 	}
 	if c.RecipientBurst == 0 {
 		c.RecipientBurst = DefaultRecipientBurst
@@ -294,6 +322,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.HTTPTimeout < 0 || c.HandleTimeout < 0 || c.TypingAfter < 0 || c.RecipientInterval < 0 || c.MaxPaceWait < 0:
 		return inv("durations must not be negative")
+	case c.CommitWait < 0 || c.CommitWait > time.Minute:
+		return inv("CommitWait must be between 0 and 1m")
+	case c.Workers < 0 || c.Workers > 1024 || c.QueueSize < 0 || c.QueueSize > 100000:
+		return inv("Workers must be between 0 and 1024, QueueSize between 0 and 100000")
 	case c.MaxBodyBytes < 1<<10 || c.MaxBodyBytes > 16<<20:
 		return inv("MaxBodyBytes must be between 1 KiB and 16 MiB")
 	case c.RecipientBurst < 1 || c.RecipientBurst > 1000:
@@ -343,6 +375,7 @@ type Adapter struct {
 	// listed remembers conversations this replica sent a numbered list
 	// to, so the next other message can retire the list's choices.
 	listed *recent.Set
+	pool   *workpool.Pool // runs the turns of inbound notifications
 }
 
 var _ conversation.Sender = (*Adapter)(nil)
@@ -384,7 +417,16 @@ func New(cfg Config, eng engine) (*Adapter, error) {
 		sent:   delivered.New("whatsapp", refsSent, cfg.Refs, cfg.RecentIDs, log),
 		pace:   newPacer(cfg.RecipientBurst, cfg.RecipientInterval, 100000),
 		listed: recent.New(10000),
+		pool:   workpool.New("whatsapp", cfg.Workers, cfg.QueueSize, log),
 	}, nil
+}
+
+// Close refuses further notifications (503, Meta delivers them again)
+// and waits for the turns in progress, each notification's bounded by
+// HandleTimeout. It always returns nil.
+func (a *Adapter) Close() error {
+	_ = a.pool.Close(context.Background())
+	return nil
 }
 
 // Channel returns the conversation channel this adapter sends and

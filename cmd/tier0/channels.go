@@ -234,6 +234,7 @@ func (ch *channels) openWhatsAppCloud(_ context.Context, c *Config, d channelDep
 	}
 	ch.routes["/whatsapp/webhook"] = a.WebhookHandler()
 	ch.senders[a.Channel()] = a.Sender()
+	ch.closers = append(ch.closers, a.Close)
 	ch.enabled = append(ch.enabled, "whatsapp cloud api")
 	return nil
 }
