@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/tier0/tier0/conversation"
@@ -120,6 +121,10 @@ func (c AnswerConfig) withDefaults() AnswerConfig {
 type Answerer struct {
 	ix  *Index
 	cfg AnswerConfig
+	// sections holds the analysed paragraphs of the sections answers were
+	// extracted from: they are knowledge content, not the customer's
+	// words, and the same few come back turn after turn.
+	sections *sectionCache
 }
 
 var _ conversation.Knowledge = (*Answerer)(nil)
@@ -127,7 +132,7 @@ var _ conversation.Knowledge = (*Answerer)(nil)
 // NewAnswerer returns an Answerer over ix. Zero or out-of-range fields of cfg
 // take the defaults; call cfg.Validate first to reject them instead.
 func NewAnswerer(ix *Index, cfg AnswerConfig) *Answerer {
-	return &Answerer{ix: ix, cfg: cfg.withDefaults()}
+	return &Answerer{ix: ix, cfg: cfg.withDefaults(), sections: newSectionCache(maxCachedSections)}
 }
 
 // Passage is a retrieved piece of a document offered as grounding to an
@@ -202,7 +207,7 @@ func (a *Answerer) Ground(ctx context.Context, q conversation.Query) (Grounded, 
 		}
 	}
 	ans := conversation.Answer{
-		Text:      extract(strings.Join(section, "\n\n"), terms, alts, weights, a.cfg.MaxAnswerChars),
+		Text:      extractFrom(a.sections.get(strings.Join(section, "\n\n")), terms, alts, weights, a.cfg.MaxAnswerChars),
 		Citations: []conversation.Citation{a.cite(best.Chunk)},
 		Score:     r.Score,
 	}
@@ -379,20 +384,45 @@ func oneEdit(a, b string) bool {
 // the first items or sentences of the next paragraph if there is room. A
 // paragraph that alone is too long is trimmed after a list item or sentence.
 func extract(content string, terms []string, alts [][]string, weights []float64, max int) string {
+	return extractFrom(analyseSection(content), terms, alts, weights, max)
+}
+
+// analysedSection is a section split into unwrapped paragraphs, each with
+// its length in characters and its terms: what extract needs of the
+// content, whatever the question.
+type analysedSection struct {
+	whole  string
+	chars  int // of whole
+	blocks []string
+	sizes  []int // characters per block
+	terms  []termSet
+}
+
+func analyseSection(content string) *analysedSection {
 	blocks := paragraphs(content)
+	s := &analysedSection{blocks: blocks, sizes: make([]int, len(blocks)), terms: make([]termSet, len(blocks))}
 	for i, b := range blocks {
 		blocks[i] = unwrap(b)
+		s.sizes[i] = utf8.RuneCountInString(blocks[i])
+		s.terms[i] = newTermSet(blocks[i])
 	}
-	if all := strings.Join(blocks, "\n\n"); utf8.RuneCountInString(all) <= max {
-		return all
+	s.whole = strings.Join(blocks, "\n\n")
+	s.chars = utf8.RuneCountInString(s.whole)
+	return s
+}
+
+func extractFrom(s *analysedSection, terms []string, alts [][]string, weights []float64, max int) string {
+	if s.chars <= max {
+		return s.whole
 	}
+	blocks := s.blocks
 	best, bestCov := 0, -1.0
-	for i, b := range blocks {
-		if cov := coverage(terms, alts, weights, nil, newTermSet(b)); cov > bestCov {
+	for i := range blocks {
+		if cov := coverage(terms, alts, weights, nil, s.terms[i]); cov > bestCov {
 			best, bestCov = i, cov
 		}
 	}
-	size := func(i int) int { return utf8.RuneCountInString(blocks[i]) + 2 }
+	size := func(i int) int { return s.sizes[i] + 2 }
 	if size(best)-2 > max {
 		return trimBlock(blocks[best], max)
 	}
@@ -420,6 +450,42 @@ func extract(content string, terms []string, alts [][]string, weights []float64,
 		}
 	}
 	return strings.Join(parts, "\n\n")
+}
+
+// maxCachedSections bounds an Answerer's section cache: a few thousand
+// sections of a few KB each.
+const maxCachedSections = 4096
+
+// sectionCache memoises analyseSection by content. When full it starts
+// over: the sections answers come from are few, so it fills again fast.
+type sectionCache struct {
+	mu  sync.RWMutex
+	max int
+	m   map[string]*analysedSection
+}
+
+func newSectionCache(max int) *sectionCache {
+	return &sectionCache{max: max, m: make(map[string]*analysedSection)}
+}
+
+func (c *sectionCache) get(content string) *analysedSection {
+	if c == nil {
+		return analyseSection(content)
+	}
+	c.mu.RLock()
+	s, ok := c.m[content]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = analyseSection(content)
+	c.mu.Lock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[content] = s
+	c.mu.Unlock()
+	return s
 }
 
 // unwrap joins the lines of a plain paragraph, which markdown wraps for

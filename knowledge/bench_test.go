@@ -19,15 +19,7 @@ func BenchmarkAnswer(b *testing.B) {
 		"my laptop is very slow",
 		"recommend a pizza place",
 	}
-	ctx := context.Background()
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, err := a.Answer(ctx, conversation.Query{Text: questions[i%len(questions)]}); err != nil {
-			b.Fatal(err)
-		}
-		i++
-	}
+	benchAnswers(b, a, questions)
 }
 
 // BenchmarkEmbed measures the built-in embedder on a question and on a
@@ -61,5 +53,41 @@ func BenchmarkIngestUnchanged(b *testing.B) {
 		if _, err := ix.Ingest(ctx, corpus, nil); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkAnswerSample answers the bench questions of the IT helpdesk
+// sample (configs/it-helpdesk/questions.txt, English and German) from its
+// knowledge folder, one question per iteration: the knowledge share of a
+// `tier0 bench -knowledge index` turn.
+func BenchmarkAnswerSample(b *testing.B) {
+	const dir = "../configs/it-helpdesk"
+	a := knowledge.NewAnswerer(ingested(b, dir+"/knowledge"), knowledge.AnswerConfig{})
+	var questions []string
+	for _, l := range strings.Split(string(readFile(b, dir+"/questions.txt")), "\n") {
+		l = strings.TrimSpace(l)
+		if strings.HasPrefix(l, "# unanswerable") {
+			break
+		}
+		if l != "" && !strings.HasPrefix(l, "#") {
+			questions = append(questions, l)
+		}
+	}
+	if len(questions) == 0 {
+		b.Fatalf("no questions in %s/questions.txt", dir)
+	}
+	benchAnswers(b, a, questions)
+}
+
+// benchAnswers asks a the questions in turn, one per iteration.
+func benchAnswers(b *testing.B, a *knowledge.Answerer, questions []string) {
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := a.Answer(ctx, conversation.Query{Text: questions[i%len(questions)]}); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

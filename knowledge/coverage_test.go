@@ -11,8 +11,9 @@ import (
 )
 
 // TestRetrieveCoverageFromPostingsMatchesTermSets checks that Retrieve's
-// coverage from the lexical postings equals the coverage computed from
-// each chunk's own term set, on the sample IT-helpdesk and shop knowledge
+// coverage from the postings (of the chunks' texts and headings, with a
+// German question's translations) equals the coverage computed from each
+// chunk's own term sets, on the sample IT-helpdesk and shop knowledge
 // with their English and German questions: the two analyses must stay
 // the same.
 func TestRetrieveCoverageFromPostingsMatchesTermSets(t *testing.T) {

@@ -102,7 +102,12 @@ func (*HashEmbedder) Embed(ctx context.Context, text string) ([]float32, error) 
 	if len(text) > maxEmbedBytes {
 		text = truncateUTF8(text, maxEmbedBytes)
 	}
-	words := analyze(text)
+	return embedWords(text, analyze(text)), nil
+}
+
+// embedWords is Embed of text whose analysis is words (Retrieve analyses a
+// question once for its vector and its terms).
+func embedWords(text string, words []word) []float32 {
 	bag := newFeatureBag(len(text))
 	bag.addWords(words, false)
 	if len(bag.feats) == 0 {
@@ -115,7 +120,7 @@ func (*HashEmbedder) Embed(ctx context.Context, text string) ([]float32, error) 
 			bag.add(hashKey('t', t, ""), weightUnigram)
 		}
 	}
-	return bag.vector(), nil
+	return bag.vector()
 }
 
 // feature is one hashed feature of a text with its count and weight.

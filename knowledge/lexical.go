@@ -1,7 +1,9 @@
 package knowledge
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
 	"unicode/utf8"
 )
@@ -108,7 +110,19 @@ func (lx *lexicalIndex) search(terms []string, boost []float64, k int, keep func
 	if lx == nil || len(lx.docs) == 0 || k < 1 {
 		return nil
 	}
-	scores := map[int32]float64{}
+	// Scores in an array by position, with the positions touched, for
+	// indexes of up to denseScores chunks; a map above.
+	var (
+		dense   []float64
+		held    []bool
+		touched []int32
+		sparse  map[int32]float64
+	)
+	if len(lx.docs) <= denseScores {
+		dense, held = make([]float64, len(lx.docs)), make([]bool, len(lx.docs))
+	} else {
+		sparse = map[int32]float64{}
+	}
 	for i, t := range terms {
 		idf := lx.idf[t]
 		if boost != nil {
@@ -117,26 +131,49 @@ func (lx *lexicalIndex) search(terms []string, boost []float64, k int, keep func
 		for _, p := range lx.postings[t] {
 			tf := float64(p.tf)
 			norm := 1 - bm25B + bm25B*lx.length[p.doc]/lx.avgLen
-			scores[p.doc] += idf * tf * (bm25K1 + 1) / (tf + bm25K1*norm)
+			s := idf * tf * (bm25K1 + 1) / (tf + bm25K1*norm)
+			if dense == nil {
+				sparse[p.doc] += s
+				continue
+			}
+			if !held[p.doc] {
+				held[p.doc] = true
+				touched = append(touched, p.doc)
+			}
+			dense[p.doc] += s
 		}
 	}
-	hits := make([]lexicalHit, 0, len(scores))
-	for d, s := range scores {
-		if keep == nil || keep(&lx.docs[d]) {
-			hits = append(hits, lexicalHit{doc: int(d), score: s})
+	var hits []lexicalHit
+	if dense != nil {
+		hits = make([]lexicalHit, 0, len(touched))
+		for _, d := range touched {
+			if keep == nil || keep(&lx.docs[d]) {
+				hits = append(hits, lexicalHit{doc: int(d), score: dense[d]})
+			}
+		}
+	} else {
+		hits = make([]lexicalHit, 0, len(sparse))
+		for d, s := range sparse {
+			if keep == nil || keep(&lx.docs[d]) {
+				hits = append(hits, lexicalHit{doc: int(d), score: s})
+			}
 		}
 	}
-	sort.Slice(hits, func(i, j int) bool {
-		if hits[i].score != hits[j].score {
-			return hits[i].score > hits[j].score
+	slices.SortFunc(hits, func(a, b lexicalHit) int {
+		if a.score != b.score {
+			return cmp.Compare(b.score, a.score)
 		}
-		return hits[i].doc < hits[j].doc
+		return cmp.Compare(a.doc, b.doc)
 	})
 	if len(hits) > k {
 		hits = hits[:k]
 	}
 	return hits
 }
+
+// denseScores is the largest index whose BM25 scores search keeps in an
+// array (8 bytes per chunk per query) rather than a map.
+const denseScores = 1 << 16
 
 // ideal is the BM25 score of a chunk of average length holding each of
 // terms once: the scale Retrieve measures lexical scores against. A term

@@ -196,11 +196,20 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 	if !opt.Filter.empty() {
 		pool = max(filteredPool, 20*k)
 	}
-	vec, err := ix.emb.Embed(ctx, text)
-	if err != nil {
-		return Retrieval{}, fmt.Errorf("embed query: %w", err)
+	words := analyze(text)
+	var vec []float32
+	if _, hashed := ix.emb.(*HashEmbedder); hashed && len(text) <= maxEmbedBytes {
+		if err := ctx.Err(); err != nil {
+			return Retrieval{}, fmt.Errorf("embed query: %w", err)
+		}
+		vec = embedWords(text, words) // the same vector as Embed, without analysing twice
+	} else {
+		var err error
+		if vec, err = ix.emb.Embed(ctx, text); err != nil {
+			return Retrieval{}, fmt.Errorf("embed query: %w", err)
+		}
 	}
-	terms, alts := queryTerms(text)
+	terms, alts := termsOf(words)
 	weights := ix.termWeights(terms, alts)
 	if err := ix.checkCurrent(len(vec)); err != nil {
 		return Retrieval{}, err
@@ -209,14 +218,14 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 	// 3·pool groups (and no more than chunks), found by their key.
 	most := min(3*pool, len(v.lex.docs))
 	groups := make([]group, 0, most)
-	byKey := make(map[string]int32, most)
+	slot := make([]int32, len(v.groupKeys)) // group id → position in groups + 1
 	get := func(doc int) *group {
-		key := v.groupOf[doc]
-		i, ok := byKey[key]
-		if !ok {
+		id := v.groupOf[doc]
+		i := slot[id] - 1
+		if i < 0 {
 			i = int32(len(groups))
-			byKey[key] = i
-			groups = append(groups, group{key: key, vecDoc: -1, lexDoc: -1, modelDoc: -1})
+			slot[id] = i + 1
+			groups = append(groups, group{key: v.groupKeys[id], vecDoc: -1, lexDoc: -1, modelDoc: -1})
 		}
 		return &groups[i]
 	}
@@ -272,10 +281,12 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 		full = bridgedFullSimilarity
 	}
 	partials := v.partialMatches(terms)
-	var textCov *postingCoverage
-	if partials != nil && !coverageBySets && alts == nil { // a bridged question's alternatives need the term sets
-		textCov = newPostingCoverage(v.lex, terms, weights, partials)
+	var textCov, headCov *postingCoverage
+	if partials != nil && !coverageBySets {
+		textCov = newPostingCoverage(len(v.lex.docs), v.textHolders, terms, alts, weights, partials)
+		headCov = newPostingCoverage(len(v.lex.docs), v.headingHolders, terms, alts, weights, partials)
 	}
+	vecNorm := -1.0
 	for i := range groups {
 		g := &groups[i]
 		if g.vecRank > 0 {
@@ -302,9 +313,17 @@ func (ix *Index) Retrieve(ctx context.Context, text string, opt RetrieveOptions)
 		switch {
 		case c.Card == "":
 			if g.vecDoc < 0 {
-				g.vec = v.lex.vectors.similarity(vec, g.doc)
+				if vecNorm < 0 {
+					vecNorm = norm(vec)
+				}
+				g.vec = v.lex.vectors.cosine(vec, vecNorm, g.doc)
 			}
-			head := coverage(terms, alts, weights, partials, ct.heading)
+			var head float64
+			if headCov != nil {
+				head = headCov.of(g.doc)
+			} else {
+				head = coverage(terms, alts, weights, partials, ct.heading)
+			}
 			g.score = vectorWeight*min(1, max(0, g.vec/full)) + coverageWeight*g.coverage + headingWeight*head
 		case v.model != nil:
 			g.score = cardModelWeight*g.model + cardVectorWeight*min(1, max(0, g.vec/cardFullSimilarity)) + cardCoverageWeight*g.coverage
@@ -361,22 +380,33 @@ type postingCoverage struct {
 	part    [][]uint64
 }
 
-func newPostingCoverage(lx *lexicalIndex, terms []string, weights []float64, partials [][]string) *postingCoverage {
-	words := (len(lx.docs) + 63) / 64
+func newPostingCoverage(docs int, holders func(term string, mark func(doc int32)), terms []string, alts [][]string, weights []float64, partials [][]string) *postingCoverage {
+	words := (docs + 63) / 64
 	c := &postingCoverage{weights: weights, exact: make([][]uint64, len(terms)), part: make([][]uint64, len(terms))}
-	mark := func(bits []uint64, t string) {
-		for _, p := range lx.postings[t] {
-			bits[p.doc/64] |= 1 << (p.doc % 64)
-		}
+	// One allocation for all the bit sets.
+	bits := make([]uint64, 2*len(terms)*words)
+	next := func() []uint64 {
+		b := bits[:words:words]
+		bits = bits[words:]
+		return b
 	}
+	var cur []uint64
+	mark := func(doc int32) { cur[doc/64] |= 1 << (doc % 64) }
 	for i, t := range terms {
 		c.total += weights[i]
-		c.exact[i] = make([]uint64, words)
-		mark(c.exact[i], t)
+		c.exact[i] = next()
+		cur = c.exact[i]
+		holders(t, mark)
+		if i < len(alts) {
+			for _, a := range alts[i] {
+				holders(a, mark)
+			}
+		}
 		if len(partials[i]) > 0 {
-			c.part[i] = make([]uint64, words)
+			c.part[i] = next()
+			cur = c.part[i]
 			for _, p := range partials[i] {
-				mark(c.part[i], p)
+				holders(p, mark)
 			}
 		}
 	}

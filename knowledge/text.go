@@ -135,8 +135,13 @@ func contentTerms(text string) []string {
 // terms its word stands for (see analyze); alts is nil when no word has
 // any.
 func queryTerms(text string) (terms []string, alts [][]string) {
-	seen := map[string]bool{}
-	for _, w := range analyze(text) {
+	return termsOf(analyze(text))
+}
+
+// termsOf is queryTerms of a text whose analysis is words.
+func termsOf(words []word) (terms []string, alts [][]string) {
+	seen := make(map[string]bool, len(words))
+	for _, w := range words {
 		if w.stop || utf8.RuneCountInString(w.folded) < 2 || seen[w.stem] {
 			continue
 		}

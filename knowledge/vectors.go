@@ -1,8 +1,9 @@
 package knowledge
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 )
 
 // sparseDensity is the share of non-zero components below which a vector
@@ -144,6 +145,17 @@ func (t vectorTable) nearest(q []float32, n int, keep func(int) bool) []vectorHi
 			scores[d] = t.dot(qn, d)
 		}
 	}
+	if len(t.vals) <= 4*n {
+		// A small table: sorting every hit beats keeping a heap.
+		all := make([]vectorHit, 0, len(t.vals))
+		for d, vals := range t.vals {
+			if vals != nil && (keep == nil || keep(d)) {
+				all = append(all, vectorHit{doc: d, sim: float64(scores[d])})
+			}
+		}
+		sortHits(all)
+		return all[:min(n, len(all))]
+	}
 	top := newTopN(n)
 	for d, vals := range t.vals {
 		if vals == nil || (keep != nil && !keep(d)) {
@@ -152,6 +164,16 @@ func (t vectorTable) nearest(q []float32, n int, keep func(int) bool) []vectorHi
 		top.offer(vectorHit{doc: d, sim: float64(scores[d])})
 	}
 	return top.sorted()
+}
+
+// sortHits orders hits best first: higher sim, then lower doc (see worse).
+func sortHits(hits []vectorHit) {
+	slices.SortFunc(hits, func(a, b vectorHit) int {
+		if a.sim != b.sim {
+			return cmp.Compare(b.sim, a.sim)
+		}
+		return cmp.Compare(a.doc, b.doc)
+	})
 }
 
 // dot is the dot product of the normalised query qn with vector d.
@@ -253,24 +275,32 @@ func (t *topN) offer(h vectorHit) {
 	}
 }
 
-// sorted returns the kept hits, best first.
+// sorted returns the kept hits, best first; t is empty afterwards.
 func (t *topN) sorted() []vectorHit {
-	out := append([]vectorHit(nil), t.heap...)
-	sort.Slice(out, func(i, j int) bool { return worse(out[j], out[i]) })
+	out := t.heap
+	sortHits(out)
+	t.heap = nil
 	return out
 }
 
 // similarity returns the cosine of q and vector d.
 func (t vectorTable) similarity(q []float32, d int) float64 {
-	if d < 0 || d >= len(t.vals) || t.vals[d] == nil {
+	return t.cosine(q, norm(q), d)
+}
+
+// cosine is similarity for a q whose L2 norm (see norm) is qNorm.
+func (t vectorTable) cosine(q []float32, qNorm float64, d int) float64 {
+	if d < 0 || d >= len(t.vals) || t.vals[d] == nil || qNorm == 0 {
 		return 0
 	}
-	norm := 0.0
+	return float64(t.dot(q, d)) / qNorm
+}
+
+// norm is the L2 norm of q.
+func norm(q []float32) float64 {
+	sum := 0.0
 	for _, x := range q {
-		norm += float64(x) * float64(x)
+		sum += float64(x) * float64(x)
 	}
-	if norm == 0 {
-		return 0
-	}
-	return float64(t.dot(q, d)) / math.Sqrt(norm)
+	return math.Sqrt(sum)
 }

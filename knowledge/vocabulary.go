@@ -28,10 +28,15 @@ type vocabulary struct {
 	model *intentModel // nil without at least two FAQ cards
 
 	// groupOf and docTerms are, per chunk of lex.docs (same order), its
-	// result group (see Chunk.group) and its analysed terms: Retrieve
-	// looks them up by position instead of building keys per query.
-	groupOf  []string
-	docTerms []chunkTerms
+	// result group (see Chunk.group; a position in groupKeys) and its
+	// analysed terms: Retrieve looks them up by position instead of
+	// building keys per query.
+	groupOf   []int32
+	groupKeys []string
+	docTerms  []chunkTerms
+	// headings holds, per term, the chunks (positions in lex.docs) whose
+	// heading has it: heading coverage for every chunk at once.
+	headings map[string][]int32
 
 	// known holds every term of every chunk (text and heading); fuzzy
 	// caches, per query term, the known terms that match it partly.
@@ -106,14 +111,42 @@ func newVocabulary(chunks []Chunk, vecs [][]float32) *vocabulary {
 	}
 	v.fuzzy = map[string][]string{}
 	v.lex = newLexicalIndex(chunks, vecs, v.df)
-	v.groupOf = make([]string, len(v.lex.docs))
+	v.groupOf = make([]int32, len(v.lex.docs))
+	groupIDs := map[string]int32{}
 	v.docTerms = make([]chunkTerms, len(v.lex.docs))
+	v.headings = map[string][]int32{}
 	for i, c := range v.lex.docs {
-		v.groupOf[i] = c.group()
+		key := c.group()
+		id, ok := groupIDs[key]
+		if !ok {
+			id = int32(len(v.groupKeys))
+			groupIDs[key] = id
+			v.groupKeys = append(v.groupKeys, key)
+		}
+		v.groupOf[i] = id
 		v.docTerms[i] = v.terms[c.ID]
+		for _, t := range v.docTerms[i].heading.list {
+			v.headings[t] = append(v.headings[t], int32(i))
+		}
 	}
 	v.model = trainIntentModel(chunks)
 	return v
+}
+
+// textHolders calls mark for every chunk whose lexical text holds term:
+// a chunk's text terms are exactly those whose postings list it (both
+// come from its lexical text).
+func (v *vocabulary) textHolders(term string, mark func(doc int32)) {
+	for _, p := range v.lex.postings[term] {
+		mark(p.doc)
+	}
+}
+
+// headingHolders calls mark for every chunk whose heading holds term.
+func (v *vocabulary) headingHolders(term string, mark func(doc int32)) {
+	for _, d := range v.headings[term] {
+		mark(d)
+	}
 }
 
 // weight is the BM25 inverse document frequency of term,
