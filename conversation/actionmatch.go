@@ -29,8 +29,10 @@ type actionMatcher struct {
 }
 
 type matchExample struct {
-	action int
-	stems  []string
+	action  int
+	stems   []string
+	weights []float64 // of stems, same order
+	total   float64   // the sum of weights
 }
 
 func newActionMatcher(specs []ActionSpec) actionMatcher {
@@ -59,6 +61,14 @@ func newActionMatcher(specs []ActionSpec) actionMatcher {
 		m.weight[s] = 1 + math.Log(n/float64(d))
 	}
 	m.unknown = 1 + math.Log(n)
+	for i := range m.examples {
+		ex := &m.examples[i]
+		ex.weights = make([]float64, len(ex.stems))
+		for j, s := range ex.stems {
+			ex.weights[j] = m.w(s)
+			ex.total += ex.weights[j]
+		}
+	}
 	return m
 }
 
@@ -81,33 +91,35 @@ func (m actionMatcher) best(text string) (int, float64) {
 		return -1, 0
 	}
 	set := make(map[string]bool, len(msg))
+	weights := make([]float64, len(msg))
 	total := 0.0
-	for _, s := range msg {
+	for i, s := range msg {
 		set[s] = true
-		total += m.w(s)
+		weights[i] = m.w(s)
+		total += weights[i]
 	}
 	bestIdx, bestScore := -1, 0.0
-	for _, ex := range m.examples {
-		hit, exw := 0.0, 0.0
-		for _, s := range ex.stems {
-			exw += m.w(s)
+	for i := range m.examples {
+		ex := &m.examples[i]
+		hit := 0.0
+		for j, s := range ex.stems {
 			if set[s] {
-				hit += m.w(s)
+				hit += ex.weights[j]
 			}
 		}
 		if hit == 0 {
 			continue
 		}
-		score := 0.5*hit/exw + 0.5*hit/total
+		score := 0.5*hit/ex.total + 0.5*hit/total
 		if score > bestScore {
 			bestIdx, bestScore = ex.action, score
 		}
 	}
 	for i, v := range m.vocab {
 		hit := 0.0
-		for _, s := range msg {
+		for j, s := range msg {
 			if v[s] {
-				hit += m.w(s)
+				hit += weights[j]
 			}
 		}
 		if score := 0.9 * hit / total; score > bestScore {
@@ -142,8 +154,10 @@ func stems(text string) []string {
 // foldUmlauts lower-cases text and folds ä, ö, ü and ß, so "Rücksendung"
 // and "Ruecksendung" compare equal.
 func foldUmlauts(s string) string {
-	return strings.NewReplacer("ä", "a", "ö", "o", "ü", "u", "ß", "ss", "ae", "a", "oe", "o", "ue", "u").Replace(strings.ToLower(s))
+	return umlautFolder.Replace(strings.ToLower(s))
 }
+
+var umlautFolder = strings.NewReplacer("ä", "a", "ö", "o", "ü", "u", "ß", "ss", "ae", "a", "oe", "o", "ue", "u")
 
 // isNumberish reports whether w has a digit or an @ (order numbers and
 // addresses are parameters, not topic words).

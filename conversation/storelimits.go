@@ -1,7 +1,6 @@
 package conversation
 
 import (
-	"encoding/json"
 	"time"
 	"unicode/utf8"
 )
@@ -172,7 +171,7 @@ func encodeItems[T any](what string, items []T, fill func(*T)) ([]string, error)
 // encodeBounded returns v as JSON, rejecting it as Invalid when it cannot
 // be encoded or is longer than max bytes.
 func encodeBounded(what string, v any, max int) (string, error) {
-	b, err := json.Marshal(v)
+	b, err := MarshalRecord(v)
 	if err != nil {
 		return "", Errorf(Invalid, "encode %s: %w", what, err)
 	}

@@ -1,7 +1,6 @@
 package knowledge
 
 import (
-	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -159,12 +158,7 @@ func (lx *lexicalIndex) search(terms []string, boost []float64, k int, keep func
 			}
 		}
 	}
-	slices.SortFunc(hits, func(a, b lexicalHit) int {
-		if a.score != b.score {
-			return cmp.Compare(b.score, a.score)
-		}
-		return cmp.Compare(a.doc, b.doc)
-	})
+	slices.SortFunc(hits, func(a, b lexicalHit) int { return bestFirst(a.score, b.score, a.doc, b.doc) })
 	if len(hits) > k {
 		hits = hits[:k]
 	}

@@ -1,7 +1,6 @@
 package knowledge
 
 import (
-	"cmp"
 	"math"
 	"slices"
 )
@@ -138,7 +137,19 @@ func (t vectorTable) nearest(q []float32, n int, keep func(int) bool) []vectorHi
 	}
 	// A dense vector meets a sparse query only in the query's components.
 	sparseQuery := float64(len(qIdx)) < sparseDensity*float64(len(qn))
-	for _, d := range t.dense {
+	dense := t.dense
+	if sparseQuery {
+		// Four vectors at a time: the query's components are read once
+		// for all four and the four sums do not wait on each other.
+		for ; len(dense) >= 4; dense = dense[4:] {
+			a, b, c, d := t.vals[dense[0]], t.vals[dense[1]], t.vals[dense[2]], t.vals[dense[3]]
+			if len(a) != len(qn) || len(b) != len(qn) || len(c) != len(qn) || len(d) != len(qn) {
+				break
+			}
+			scores[dense[0]], scores[dense[1]], scores[dense[2]], scores[dense[3]] = gatherDot4(qn, qIdx, a, b, c, d)
+		}
+	}
+	for _, d := range dense {
 		if vals := t.vals[d]; sparseQuery && len(vals) == len(qn) {
 			scores[d] = gatherDot(qn, qIdx, vals)
 		} else {
@@ -168,12 +179,19 @@ func (t vectorTable) nearest(q []float32, n int, keep func(int) bool) []vectorHi
 
 // sortHits orders hits best first: higher sim, then lower doc (see worse).
 func sortHits(hits []vectorHit) {
-	slices.SortFunc(hits, func(a, b vectorHit) int {
-		if a.sim != b.sim {
-			return cmp.Compare(b.sim, a.sim)
-		}
-		return cmp.Compare(a.doc, b.doc)
-	})
+	slices.SortFunc(hits, func(a, b vectorHit) int { return bestFirst(a.sim, b.sim, a.doc, b.doc) })
+}
+
+// bestFirst orders two scored chunks (positions ad, bd) for sorting: the
+// higher score first, then the lower position.
+func bestFirst(as, bs float64, ad, bd int) int {
+	switch {
+	case as > bs:
+		return -1
+	case as < bs:
+		return 1
+	}
+	return ad - bd
 }
 
 // dot is the dot product of the normalised query qn with vector d.
@@ -223,6 +241,36 @@ func gatherDot(q []float32, idx []int32, v []float32) float32 {
 		s0 += q[idx[i]] * v[idx[i]]
 	}
 	return s0 + s1
+}
+
+// gatherDot4 is gatherDot of q with four vectors at once (each of q's
+// length), summed in the same order, so the results are the same.
+func gatherDot4(q []float32, idx []int32, a, b, c, d []float32) (float32, float32, float32, float32) {
+	var a0, a1, b0, b1, c0, c1, d0, d1 float32
+	n := len(q)
+	a, b, c, d = a[:n], b[:n], c[:n], d[:n]
+	i := 0
+	for ; i+2 <= len(idx); i += 2 {
+		j, k := idx[i], idx[i+1]
+		x, y := q[j], q[k]
+		a0 += x * a[j]
+		a1 += y * a[k]
+		b0 += x * b[j]
+		b1 += y * b[k]
+		c0 += x * c[j]
+		c1 += y * c[k]
+		d0 += x * d[j]
+		d1 += y * d[k]
+	}
+	if i < len(idx) {
+		j := idx[i]
+		x := q[j]
+		a0 += x * a[j]
+		b0 += x * b[j]
+		c0 += x * c[j]
+		d0 += x * d[j]
+	}
+	return a0 + a1, b0 + b1, c0 + c1, d0 + d1
 }
 
 // topN keeps the n best hits offered (higher sim, then lower doc) in a

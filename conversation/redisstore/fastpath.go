@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -39,7 +38,7 @@ func (s *Store) BeginTurn(ctx context.Context, key, dedupeKey string, ttl time.D
 	}
 	expires := time.Now().Add(ttl)
 	t := s.tag(key)
-	res, err := beginScript.Run(ctx, s.client, []string{t + ":seen:" + dedupeKey, t + ":lease", t + ":fence", t + ":state"},
+	res, err := s.batch.run(ctx, beginScript, []string{t + ":seen:" + dedupeKey, t + ":lease", t + ":fence", t + ":state"},
 		ttl.Milliseconds(), s.cfg.IdleTTL.Milliseconds()).Slice()
 	if err != nil {
 		return conversation.Lease{}, nil, fail("begin turn", key, err)
@@ -57,7 +56,7 @@ func (s *Store) BeginTurn(ctx context.Context, key, dedupeKey string, ttl time.D
 	}
 	raw, _ := res[1].(string)
 	var c conversation.Conversation
-	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+	if err := conversation.UnmarshalRecord([]byte(raw), &c); err != nil {
 		_ = s.Release(context.WithoutCancel(ctx), l)
 		return conversation.Lease{}, nil, conversation.Errorf(conversation.Internal, "load conversation %q: decode stored state: %w", key, err)
 	}
@@ -79,10 +78,14 @@ func (s *Store) ClaimOutbox(ctx context.Context, key string, ttl time.Duration, 
 	t := s.tag(key)
 	keys := []string{t + ":dlease", t + ":dfence", t + ":outbox", t + ":outmsg", t + ":lease"}
 	args := []any{ttl.Milliseconds(), s.cfg.IdleTTL.Milliseconds(), limit}
-	pipe := s.client.Pipeline()
-	mark := pipe.ZScore(ctx, s.backlog, key)
-	cmd := claimScript.EvalSha(ctx, pipe, keys, args...)
-	_, _ = pipe.Exec(ctx)
+	var mark *redis.FloatCmd
+	var cmd *redis.Cmd
+	if err := s.batch.do(ctx, func(pipe redis.Pipeliner) {
+		mark = pipe.ZScore(ctx, s.backlog, key)
+		cmd = claimScript.EvalSha(ctx, pipe, keys, args...)
+	}); err != nil {
+		return conversation.OutboxClaim{}, fail("claim outbox", key, err)
+	}
 	if isNoScript(cmd.Err()) {
 		cmd = claimScript.Run(ctx, s.client, keys, args...)
 	}
@@ -110,7 +113,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, key string, ttl time.Duration, 
 	for _, v := range res[min(3, len(res)):] {
 		raw, _ := v.(string)
 		var o conversation.Outbound
-		if err := json.Unmarshal([]byte(raw), &o); err != nil {
+		if err := conversation.UnmarshalRecord([]byte(raw), &o); err != nil {
 			_ = s.FinishOutbox(context.WithoutCancel(ctx), c, nil)
 			return conversation.OutboxClaim{}, conversation.Errorf(conversation.Internal, "claim outbox of %q: decode message: %w", key, err)
 		}
@@ -138,13 +141,15 @@ func (s *Store) FinishOutbox(ctx context.Context, c conversation.OutboxClaim, de
 	// flight: a commit since the claim wrote a newer hint, so the
 	// compare-and-remove on the mark leaves its entry alone.
 	settle := c.Mark != "" && !c.More && !c.Busy && len(delivered) == len(c.Messages)
-	pipe := s.client.Pipeline()
-	cmd := finishScript.EvalSha(ctx, pipe, keys, args...)
-	var st *redis.Cmd
-	if settle {
-		st = settleScript.EvalSha(ctx, pipe, []string{s.backlog}, c.Key, c.Mark)
+	var cmd, st *redis.Cmd
+	if err := s.batch.do(ctx, func(pipe redis.Pipeliner) {
+		cmd = finishScript.EvalSha(ctx, pipe, keys, args...)
+		if settle {
+			st = settleScript.EvalSha(ctx, pipe, []string{s.backlog}, c.Key, c.Mark)
+		}
+	}); err != nil {
+		return fail("finish outbox", c.Key, err)
 	}
-	_, _ = pipe.Exec(ctx)
 	if isNoScript(cmd.Err()) {
 		cmd = finishScript.Run(ctx, s.client, keys, args...)
 	}

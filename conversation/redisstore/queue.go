@@ -2,7 +2,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
@@ -55,7 +54,7 @@ func (s *Store) Tickets(ctx context.Context, q conversation.TicketQuery) ([]conv
 				return nil, fail("read ticket queue", k, err)
 			}
 			var c conversation.Conversation
-			if err := json.Unmarshal([]byte(raw), &c); err != nil {
+			if err := conversation.UnmarshalRecord([]byte(raw), &c); err != nil {
 				return nil, conversation.Errorf(conversation.Internal, "ticket queue: decode conversation %q: %w", k, err)
 			}
 			if !c.TicketState.Queued() {

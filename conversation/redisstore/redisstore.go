@@ -38,7 +38,6 @@ package redisstore
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -60,6 +59,7 @@ type Store struct {
 	backlog   string
 	tickets   string // zset: conversation key → QueueRank of its open ticket
 	queueVer  string // counter: the ticket queue's version
+	batch     *batcher
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -83,7 +83,7 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 	}
 	cfg = cfg.withDefaults()
 	return &Store{client: client, cfg: cfg, backlog: cfg.Prefix + ":outbox:backlog", tickets: cfg.Prefix + ":tickets",
-		queueVer: cfg.Prefix + ":tickets:version"}, nil
+		queueVer: cfg.Prefix + ":tickets:version", batch: &batcher{client: client}}, nil
 }
 
 // Client returns the store's Redis client, for health checks and tooling.
@@ -121,7 +121,7 @@ func (s *Store) Load(ctx context.Context, key string) (*conversation.Conversatio
 		return nil, fail("load conversation", key, err)
 	}
 	var c conversation.Conversation
-	if err := json.Unmarshal(b, &c); err != nil {
+	if err := conversation.UnmarshalRecord(b, &c); err != nil {
 		return nil, conversation.Errorf(conversation.Internal, "load conversation %q: decode stored state: %w", key, err)
 	}
 	return &c, nil
@@ -233,30 +233,32 @@ func (s *Store) commit(ctx context.Context, l conversation.Lease, c conversation
 		// Hints first, in the same round trip: a crash after them leaves
 		// only hints. An outbox hint is cleared by Settle; a ticket queue
 		// entry is checked against the stored state when the queue is read.
-		pipe := s.client.Pipeline()
 		var hint redis.Cmder
-		if len(c.Outbound) > 0 {
-			hint = pipe.ZAdd(ctx, s.backlog, redis.Z{Score: hintScore, Member: key})
-		}
 		var queued redis.Cmder
 		var removed, bumped *redis.IntCmd
 		ts := c.Conversation.TicketState
-		if ts.Queued() {
-			queued = pipe.ZAdd(ctx, s.tickets, redis.Z{Score: conversation.QueueRank(*ts), Member: key})
-		} else if ts != nil {
-			removed = pipe.ZRem(ctx, s.tickets, key)
-			queued = removed
+		if err := s.batch.do(ctx, func(pipe redis.Pipeliner) {
+			if len(c.Outbound) > 0 {
+				hint = pipe.ZAdd(ctx, s.backlog, redis.Z{Score: hintScore, Member: key})
+			}
+			if ts.Queued() {
+				queued = pipe.ZAdd(ctx, s.tickets, redis.Z{Score: conversation.QueueRank(*ts), Member: key})
+			} else if ts != nil {
+				removed = pipe.ZRem(ctx, s.tickets, key)
+				queued = removed
+			}
+			cmd = commitScript.EvalSha(ctx, pipe, keys, args...)
+			if ts.Queued() {
+				// A queued ticket's entry changes with every commit (its
+				// UpdatedAt at least). The version moves after the script, so
+				// whoever reads the new version finds the commit — except on
+				// Cluster, where the pipeline's commands go to their nodes in
+				// parallel (see conversation.QueueVersioner).
+				bumped = pipe.Incr(ctx, s.queueVer)
+			}
+		}); err != nil {
+			return none, false, fail("commit conversation", key, err)
 		}
-		cmd = commitScript.EvalSha(ctx, pipe, keys, args...)
-		if ts.Queued() {
-			// A queued ticket's entry changes with every commit (its
-			// UpdatedAt at least). The version moves after the script, so
-			// whoever reads the new version finds the commit — except on
-			// Cluster, where the pipeline's commands go to their nodes in
-			// parallel (see conversation.QueueVersioner).
-			bumped = pipe.Incr(ctx, s.queueVer)
-		}
-		_, _ = pipe.Exec(ctx)
 		// The version moves (once more) after the script ran when the
 		// commit took an entry out of the queue, whatever the script
 		// answered (ZREM found one: Redis is up; most commits of a ticket
@@ -283,7 +285,7 @@ func (s *Store) commit(ctx context.Context, l conversation.Lease, c conversation
 			s.bumpQueue(ctx)
 		}
 	} else {
-		cmd = commitScript.Run(ctx, s.client, keys, args...)
+		cmd = s.batch.run(ctx, commitScript, keys, args...)
 	}
 	res, err := cmd.StringSlice()
 	if err != nil {
@@ -343,7 +345,7 @@ func (s *Store) Pending(ctx context.Context, key string, limit int) ([]conversat
 			continue
 		}
 		var o conversation.Outbound
-		if err := json.Unmarshal([]byte(raw), &o); err != nil {
+		if err := conversation.UnmarshalRecord([]byte(raw), &o); err != nil {
 			return nil, conversation.Errorf(conversation.Internal, "read outbox of %q: decode message: %w", key, err)
 		}
 		out = append(out, o)
@@ -426,7 +428,7 @@ func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversati
 	for i, m := range msgs {
 		raw, _ := m.Values["e"].(string)
 		e := &evs[len(msgs)-1-i]
-		if err := json.Unmarshal([]byte(raw), e); err != nil {
+		if err := conversation.UnmarshalRecord([]byte(raw), e); err != nil {
 			return nil, conversation.Errorf(conversation.Internal, "read events of %q: decode event %s: %w", key, m.ID, err)
 		}
 		if e.ID == "" {

@@ -2,6 +2,7 @@ package textproc
 
 import (
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -69,12 +70,12 @@ func NewMatcher(text string) *Matcher {
 // Contains reports whether keyword occurs in the matcher's text (see
 // Matcher). A keyword without words never matches.
 func (m *Matcher) Contains(keyword string) bool {
-	for _, join := range []bool{false, true} {
-		kw := Words(keyword, join)
+	k := keywords.get(keyword)
+	for join := range k.forms {
+		kw, ks := k.forms[join], k.stems[join]
 		if len(kw) == 0 {
 			return false
 		}
-		ks := stems(kw)
 		for i := range m.forms {
 			if m.find(i, kw, ks) {
 				return true
@@ -82,6 +83,44 @@ func (m *Matcher) Contains(keyword string) bool {
 		}
 	}
 	return false
+}
+
+// analysedKeyword is a keyword's words and stems, hyphens split and joined.
+type analysedKeyword struct {
+	forms, stems [2][]string
+}
+
+// keywordCache memoises the analysis of keywords: they come from the
+// configuration (flows, priority rules), so there are few, matched again
+// with every message. When full it starts over.
+type keywordCache struct {
+	mu sync.RWMutex
+	m  map[string]*analysedKeyword
+}
+
+const maxCachedKeywords = 4096
+
+var keywords = &keywordCache{m: map[string]*analysedKeyword{}}
+
+func (c *keywordCache) get(keyword string) *analysedKeyword {
+	c.mu.RLock()
+	k, ok := c.m[keyword]
+	c.mu.RUnlock()
+	if ok {
+		return k
+	}
+	k = &analysedKeyword{}
+	for i, join := range []bool{false, true} {
+		k.forms[i] = Words(keyword, join)
+		k.stems[i] = stems(k.forms[i])
+	}
+	c.mu.Lock()
+	if len(c.m) >= maxCachedKeywords {
+		clear(c.m)
+	}
+	c.m[keyword] = k
+	c.mu.Unlock()
+	return k
 }
 
 // ContainsKeyword reports whether keyword occurs in text (see Matcher).
