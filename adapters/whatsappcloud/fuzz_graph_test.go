@@ -1,60 +1,29 @@
 package whatsappcloud_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/tier0/tier0/adapters/doortest"
 	"github.com/tier0/tier0/adapters/fakes/whatsappgraph"
 	"github.com/tier0/tier0/adapters/whatsappcloud"
 	"github.com/tier0/tier0/conversation"
 )
 
-// recordingTransport keeps the status and body of every answer it
-// carries: the real fake's answers become the fuzz seeds.
-type recordingTransport struct {
-	mu      sync.Mutex
-	answers []graphAnswer
-}
-
-type graphAnswer struct {
-	status int
-	body   []byte
-}
-
-func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	res, err := http.DefaultTransport.RoundTrip(r)
-	if err != nil {
-		return nil, err
-	}
-	b, err := io.ReadAll(res.Body)
-	res.Body.Close()
-	if err != nil {
-		return nil, err
-	}
-	rt.mu.Lock()
-	rt.answers = append(rt.answers, graphAnswer{res.StatusCode, b})
-	rt.mu.Unlock()
-	res.Body = io.NopCloser(bytes.NewReader(b))
-	return res, nil
-}
-
 // graphSeeds drives the adapter against the fake Graph API (a send, a
 // media lookup, a send with a revoked token) and returns the answers.
-func graphSeeds(tb testing.TB) []graphAnswer {
+func graphSeeds(tb testing.TB) []doortest.HTTPAnswer {
 	tb.Helper()
 	fake := whatsappgraph.New(whatsappgraph.Config{AccessToken: testToken, PhoneNumberID: testPhoneID})
 	srv := httptest.NewServer(fake)
 	defer srv.Close()
-	rt := &recordingTransport{}
+	rt := &doortest.Recorder{}
 	ctx := context.Background()
 	for _, token := range []string{testToken, "EAAGrevokedtoken000000000"} {
 		cfg := testConfig(srv.URL)
@@ -68,9 +37,7 @@ func graphSeeds(tb testing.TB) []graphAnswer {
 		_, _ = a.ResolveMedia(ctx, "1234567890")
 		_ = a.Close()
 	}
-	rt.mu.Lock()
-	defer rt.mu.Unlock()
-	return rt.answers
+	return rt.Answers()
 }
 
 // FuzzGraphAnswer feeds the adapter's Graph API client arbitrary answers
@@ -80,20 +47,14 @@ func graphSeeds(tb testing.TB) []graphAnswer {
 // URL, is an error too, never a success with empty data.
 func FuzzGraphAnswer(f *testing.F) {
 	for _, s := range graphSeeds(f) {
-		f.Add(uint16(s.status), s.body)
+		f.Add(uint16(s.Status), s.Body)
 	}
 	f.Add(uint16(200), []byte(`{"messages":[{"id":""}]}`))
 	f.Add(uint16(429), []byte(`{"error":{"code":130429,"message":"rate limit"}}`))
 	f.Add(uint16(200), []byte(`{"url":"https://lookaside.fbsbx.com/whatsapp_business/attachments/?mid=1","mime_type":"image/jpeg","file_size":"12"}`))
 
-	var status atomic.Int32
-	var body atomic.Pointer[[]byte]
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(int(status.Load()))
-		_, _ = w.Write(*body.Load())
-	}))
+	graph := &doortest.Scripted{}
+	srv := httptest.NewServer(graph)
 	f.Cleanup(srv.Close)
 	cfg := testConfig(srv.URL)
 	cfg.HTTPTimeout = 5 * time.Second
@@ -110,9 +71,8 @@ func FuzzGraphAnswer(f *testing.F) {
 		if len(b) > 64<<10 {
 			return
 		}
-		st := 200 + int(code)%400 // 200..599
-		status.Store(int32(st))
-		body.Store(&b)
+		st := doortest.FuzzStatus(code)
+		graph.Set(doortest.HTTPAnswer{Status: st, Body: b})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		i := strconv.FormatInt(n.Add(1), 10)
