@@ -7,7 +7,6 @@ import (
 	"io"
 	"runtime"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -18,26 +17,6 @@ import (
 // benchMemorySample is how many conversations the bench inspects key by
 // key with MEMORY USAGE.
 const benchMemorySample = 200
-
-// recommendedStreamNodeBytes is the stream-node-max-bytes the README
-// recommends: Redis preallocates min(4096, stream-node-max-bytes) bytes for
-// every new stream node, and each conversation has a stream of its own
-// that holds a few hundred bytes of events after a few turns.
-const recommendedStreamNodeBytes = 1024
-
-// setStreamNodeBytes sets stream-node-max-bytes on the bench's private
-// redis-server; n = 0 leaves the default.
-func setStreamNodeBytes(ctx context.Context, addr string, n int) error {
-	if n == 0 {
-		return nil
-	}
-	c := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2})
-	defer c.Close()
-	if err := c.ConfigSet(ctx, "stream-node-max-bytes", strconv.Itoa(n)).Err(); err != nil {
-		return fmt.Errorf("bench: CONFIG SET stream-node-max-bytes %d: %w", n, err)
-	}
-	return nil
-}
 
 // liveHeap returns the bytes of live heap objects after a full collection.
 func liveHeap() uint64 {
@@ -64,7 +43,7 @@ func sampleRedisFootprint(ctx context.Context, client *redis.Client, prefix stri
 	step := max(1, len(turns)/benchMemorySample)
 	for conv := 0; conv < len(turns); conv += step {
 		tag := fmt.Sprintf("%s:{bench:%d}", prefix, conv)
-		keys := []string{tag + ":state", tag + ":events", tag + ":fence", tag + ":lease", tag + ":outbox", tag + ":outmsg", tag + ":dlease", tag + ":dfence"}
+		keys := []string{tag + ":state", tag + ":eventlog", tag + ":fence", tag + ":lease", tag + ":outbox", tag + ":outmsg", tag + ":dlease", tag + ":dfence"}
 		for t := 1; t <= turns[conv]; t++ {
 			m := conversation.Message{DedupeKey: fmt.Sprintf("bench:%d:%d", conv, t)} // as bench sends it
 			keys = append(keys, tag+":seen:"+conversation.StoredDedupeKey(m))
@@ -99,7 +78,7 @@ func sampleRedisFootprint(ctx context.Context, client *redis.Client, prefix stri
 }
 
 // keyKind is the part of a conversation key after its hash tag, with the
-// dedupe key of a seen mark left out: "state", "events", "seen", ….
+// dedupe key of a seen mark left out: "state", "eventlog", "seen", ….
 func keyKind(key string) string {
 	_, kind, _ := strings.Cut(key, "}:")
 	kind, _, _ = strings.Cut(kind, ":")

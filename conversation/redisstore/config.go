@@ -28,10 +28,8 @@ type Config struct {
 	// DedupeTTL is how long a dedupe mark lives; a platform retry after that
 	// is handled again (default 7 days).
 	DedupeTTL time.Duration
-	// EventsMaxLen caps each conversation's event stream (default 1000).
-	// Trimming is approximate (XADD MAXLEN ~): Redis keeps at least this
-	// many and drops older events in whole stream nodes, so a stream may
-	// briefly hold up to one node (100 entries by default) more.
+	// EventsMaxLen caps each conversation's event log (default 1000): a
+	// commit keeps the newest EventsMaxLen events and drops older ones.
 	EventsMaxLen int64
 }
 

@@ -14,7 +14,8 @@
 //	<prefix>:{<key>}:seen:<dedupe> dedupe mark (PX DedupeTTL)
 //	<prefix>:{<key>}:outbox       list of pending outbound ids, oldest first
 //	<prefix>:{<key>}:outmsg       hash: outbound id -> outbound JSON
-//	<prefix>:{<key>}:events       stream of event JSON, XADD MAXLEN ~ EventsMaxLen
+//	<prefix>:{<key>}:eventlog     list of event JSON, the newest EventsMaxLen
+//	<prefix>:{<key>}:events       stream of event JSON written before 2026-12 (read, never written)
 //	<prefix>:{<key>}:dlease       the dispatcher's delivery lease (ClaimOutbox)
 //	<prefix>:{<key>}:dfence       fencing counter of delivery leases
 //	<prefix>:outbox:backlog       zset: conversation key -> last hint (unix µs)
@@ -104,7 +105,7 @@ func (s *Store) tag(key string) string {
 // expects them.
 func (s *Store) convKeys(key, dedupe string) []string {
 	t := s.tag(key)
-	return []string{t + ":state", t + ":lease", t + ":seen:" + dedupe, t + ":outbox", t + ":outmsg", t + ":events", t + ":fence", t + ":dlease", t + ":dfence"}
+	return []string{t + ":state", t + ":lease", t + ":seen:" + dedupe, t + ":outbox", t + ":outmsg", t + ":eventlog", t + ":fence", t + ":dlease", t + ":dfence"}
 }
 
 // Load returns the stored conversation. Errors: NotFound, Invalid (bad
@@ -205,7 +206,17 @@ func (s *Store) CommitClaim(ctx context.Context, l conversation.Lease, c convers
 // outbound messages for delivery.
 func (s *Store) commit(ctx context.Context, l conversation.Lease, c conversation.Commit, claimTTL time.Duration) (conversation.OutboxClaim, bool, error) {
 	var none conversation.OutboxClaim
-	p, err := c.Encode(l)
+	// Event ids are the new version and the event's place in the commit:
+	// unique in the conversation's log, known before the script runs.
+	events := slices.Clone(c.Events)
+	for i := range events {
+		if events[i].ID == "" {
+			events[i].ID = strconv.FormatInt(c.Conversation.Version+1, 10) + "-" + strconv.Itoa(i+1)
+		}
+	}
+	withIDs := c
+	withIDs.Events = events
+	p, err := withIDs.Encode(l)
 	if err != nil {
 		return none, false, err
 	}
@@ -306,18 +317,15 @@ func (s *Store) commit(ctx context.Context, l conversation.Lease, c conversation
 		return none, false, conversation.Errorf(conversation.Internal, "commit conversation %q: unexpected script reply %q", key, res[0])
 	}
 	c.Conversation.Version++
-	ids := res[1:]
-	for i := 0; i < len(ids) && i < len(c.Events); i++ {
-		if c.Events[i].ID == "" {
-			c.Events[i].ID = ids[i]
-		}
+	for i := range c.Events {
+		c.Events[i].ID = events[i].ID
 	}
-	if len(ids) <= len(c.Events) {
+	if len(res) < 2 {
 		return none, false, nil
 	}
-	token, err := strconv.ParseUint(ids[len(c.Events)], 10, 64)
+	token, err := strconv.ParseUint(res[1], 10, 64)
 	if err != nil {
-		return none, false, conversation.Errorf(conversation.Internal, "commit conversation %q: bad delivery token %q", key, ids[len(c.Events)])
+		return none, false, conversation.Errorf(conversation.Internal, "commit conversation %q: bad delivery token %q", key, res[1])
 	}
 	return conversation.OutboxClaim{
 		Key:      key,
@@ -420,6 +428,33 @@ func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversati
 	if err := conversation.CheckRead(key, limit); err != nil {
 		return nil, err
 	}
+	t := s.tag(key)
+	raws, err := s.client.LRange(ctx, t+":eventlog", -int64(limit), -1).Result()
+	if err != nil {
+		return nil, fail("read events", key, err)
+	}
+	var evs []conversation.Event
+	if len(raws) < limit {
+		// A conversation last changed before the event log replaced the
+		// event stream keeps its older events there until it expires.
+		if evs, err = s.streamEvents(ctx, key, limit-len(raws)); err != nil {
+			return nil, err
+		}
+	}
+	for i, raw := range raws {
+		var e conversation.Event
+		if err := conversation.UnmarshalRecord([]byte(raw), &e); err != nil {
+			return nil, conversation.Errorf(conversation.Internal, "read events of %q: decode event %d of the log: %w", key, i, err)
+		}
+		e.ConversationKey = key // stored without it (see Commit.Encode)
+		evs = append(evs, e)
+	}
+	return evs, nil
+}
+
+// streamEvents returns up to limit of the newest events of key's event
+// stream, the format before the event log, oldest first.
+func (s *Store) streamEvents(ctx context.Context, key string, limit int) ([]conversation.Event, error) {
 	msgs, err := s.client.XRevRangeN(ctx, s.tag(key)+":events", "+", "-", int64(limit)).Result()
 	if err != nil {
 		return nil, fail("read events", key, err)
@@ -434,7 +469,7 @@ func (s *Store) Events(ctx context.Context, key string, limit int) ([]conversati
 		if e.ID == "" {
 			e.ID = m.ID
 		}
-		e.ConversationKey = key // stored without it (see Commit.Encode)
+		e.ConversationKey = key
 	}
 	return evs, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -285,7 +286,7 @@ func TestKeyLayout(t *testing.T) {
 			if len(slots) != 1 {
 				t.Fatalf("keys of one conversation span %d slots: %v", len(slots), slots)
 			}
-			want := []string{":state", ":lease", ":fence", ":seen:d{1}", ":outbox", ":outmsg", ":events", ":dlease", ":dfence"}
+			want := []string{":state", ":lease", ":fence", ":seen:d{1}", ":outbox", ":outmsg", ":eventlog", ":dlease", ":dfence"}
 			for _, w := range want {
 				found := false
 				for _, k := range kinds {
@@ -315,7 +316,7 @@ func TestIdleTTL(t *testing.T) {
 		{":fence", 59 * time.Minute, time.Hour},
 		{":outbox", 59 * time.Minute, time.Hour},
 		{":outmsg", 59 * time.Minute, time.Hour},
-		{":events", 59 * time.Minute, time.Hour},
+		{":eventlog", 59 * time.Minute, time.Hour},
 		{":seen:d-1", 9 * time.Minute, 10 * time.Minute},
 	}
 	for _, tc := range cases {
@@ -448,5 +449,44 @@ func TestTicketQueueDropsStaleEntries(t *testing.T) {
 	}
 	if n, err := raw.ZCard(ctx, "q:tickets").Result(); err != nil || n != 1 {
 		t.Errorf("queue index holds %d entries (%v), want the stale one removed", n, err)
+	}
+}
+
+// TestEventsFromEarlierStream checks a conversation stored before the
+// event log replaced the event stream: Events still returns the stream's
+// events, older than those committed since, and the stream is never
+// written again.
+func TestEventsFromEarlierStream(t *testing.T) {
+	ctx := context.Background()
+	s := startStore(t, redisstore.Config{})
+	key := "webchat:upgraded"
+	stream := s.Config().Prefix + ":{" + key + "}:events"
+	for i, typ := range []conversation.EventType{conversation.EventMessageReceived, conversation.EventNotSure} {
+		raw := fmt.Sprintf(`{"type":%q,"at":"2026-11-30T10:0%d:00Z","data":{"n":"%d"}}`, typ, i, i)
+		if err := s.Client().XAdd(ctx, &redis.XAddArgs{Stream: stream, Values: []any{"e", raw}}).Err(); err != nil {
+			t.Fatalf("XADD: %v", err)
+		}
+	}
+	commitTurn(t, s, key, "d-1")
+	evs, err := s.Events(ctx, key, 10)
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, string(e.Type)+"/"+e.Data["n"])
+		if e.ID == "" || e.ConversationKey != key {
+			t.Fatalf("event %+v: want an id and the conversation key", e)
+		}
+	}
+	want := []string{"message_received/0", "not_sure/1", "answered/"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("events %q, want %q (stream first, then the log)", got, want)
+	}
+	if evs, err = s.Events(ctx, key, 1); err != nil || len(evs) != 1 || evs[0].Type != conversation.EventAnswered {
+		t.Fatalf("Events(limit 1) = %+v, %v; want the newest, answered", evs, err)
+	}
+	if n, err := s.Client().XLen(ctx, stream).Result(); err != nil || n != 2 {
+		t.Fatalf("XLEN of the old stream = %d, %v; want 2 (never written)", n, err)
 	}
 }

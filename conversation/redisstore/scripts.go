@@ -27,15 +27,15 @@ return 0
 // commitScript applies one turn.
 //
 //	KEYS  1 state (hash v, d)  2 lease  3 seen mark  4 outbox (list of ids)
-//	      5 outbound messages (hash id -> json)  6 events (stream)  7 fence
-//	      8 delivery lease  9 delivery fence
+//	      5 outbound messages (hash id -> json)  6 event log (list of json)
+//	      7 fence  8 delivery lease  9 delivery fence
 //	ARGV  1 token  2 expected version  3 new version  4 state json
 //	      5 "1" to mark the dedupe key  6 idle ms  7 dedupe ms
 //	      8 events max length  9 number of events  10 number of outbound
 //	      11 delivery lease ms to claim the new messages, "0" not to
 //	      then the events' json, then id, json per outbound message
 //
-// It returns {"OK", eventID..., [delivery token]} or {"LEASE"}, {"DUP"},
+// It returns {"OK", [delivery token]} or {"LEASE"}, {"DUP"},
 // {"STALE"} without writing anything. Checks run in that order: a
 // redelivered message is reported as a duplicate even when its version is
 // also stale. The delivery token is there when a claim was asked for, the
@@ -51,8 +51,11 @@ redis.call('HSET', KEYS[1], 'v', ARGV[3], 'd', ARGV[4])
 if ARGV[5] == '1' then redis.call('SET', KEYS[3], '1', 'PX', ARGV[7]) end
 local ne, no = tonumber(ARGV[9]), tonumber(ARGV[10])
 local res = {'OK'}
-for i = 1, ne do
-  res[i + 1] = redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[8], '*', 'e', ARGV[11 + i])
+if ne > 0 then
+  for i = 1, ne do
+    redis.call('RPUSH', KEYS[6], ARGV[11 + i])
+  end
+  redis.call('LTRIM', KEYS[6], -tonumber(ARGV[8]), -1)
 end
 local base = 11 + ne
 local pushed = 0
