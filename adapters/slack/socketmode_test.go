@@ -10,6 +10,25 @@ import (
 	"github.com/tier0/tier0/conversation"
 )
 
+// helpfulClick sends an answer with a Helpful button to D1 over a and
+// returns the fake's block_actions payload of UEMP clicking it.
+func helpfulClick(tb testing.TB, a *slack.Adapter, fake *slackfake.Server, outboundID string) []byte {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	o := conversation.Outbound{ID: outboundID, ConversationKey: "slack:T0FAKE:D1", Channel: conversation.ChannelSlack, Kind: conversation.KindAnswer, Text: "Done?",
+		Buttons: []conversation.Button{{Label: "Helpful", Action: conversation.Action{ID: conversation.ActionHelpful}}}}
+	if err := a.Sender().Send(ctx, o); err != nil {
+		tb.Fatal(err)
+	}
+	posted := waitMessage(tb, fake, "the answer", func(m slackfake.Message) bool { return m.Channel == "D1" })
+	click, err := fake.Click(posted, "tier0_btn_0", "UEMP")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return click
+}
+
 func TestSocketMode(t *testing.T) {
 	fx := newFixture(t)
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
@@ -49,17 +68,7 @@ func TestSocketMode(t *testing.T) {
 	send(slackfake.EnvelopeSlash, []byte(`{"command":"/it","text":"help","user_id":"UEMP","channel_id":"C1","team_id":"T0FAKE"}`))
 
 	// An interactive envelope: a click on a button the bot posted.
-	o := conversation.Outbound{ID: "o1", ConversationKey: "slack:T0FAKE:D1", Channel: conversation.ChannelSlack, Kind: conversation.KindAnswer, Text: "Done?",
-		Buttons: []conversation.Button{{Label: "Helpful", Action: conversation.Action{ID: conversation.ActionHelpful}}}}
-	if err := fx.adapter.Sender().Send(ctx, o); err != nil {
-		t.Fatal(err)
-	}
-	posted := waitMessage(t, fx.fake, "the answer", func(m slackfake.Message) bool { return m.Channel == "D1" })
-	click, err := fx.fake.Click(posted, "tier0_btn_0", "UEMP")
-	if err != nil {
-		t.Fatal(err)
-	}
-	send(slackfake.EnvelopeInteractive, click)
+	send(slackfake.EnvelopeInteractive, helpfulClick(t, fx.adapter, fx.fake, "o1"))
 	fx.eng.waitFor(t, "the click", func(m []conversation.Message, _ []conversation.AgentAction) bool { return len(m) == 3 })
 	if a := fx.eng.messages()[2].Action; a == nil || a.ID != conversation.ActionHelpful {
 		t.Fatalf("click = %+v, want the helpful action", fx.eng.messages()[2])

@@ -23,11 +23,11 @@ type socketConn struct {
 	once   sync.Once
 }
 
-func (c *socketConn) writeJSON(v any) error {
+func (c *socketConn) writeFrame(frame []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	_ = c.ws.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	return c.ws.WriteJSON(v)
+	return c.ws.WriteMessage(websocket.TextMessage, frame)
 }
 
 func (c *socketConn) close() {
@@ -57,13 +57,7 @@ func (s *Server) serveSocket(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader answered
 	}
 	c := &socketConn{ws: ws, done: make(chan struct{})}
-	hello := map[string]any{
-		"type":            "hello",
-		"num_connections": 1,
-		"connection_info": map[string]any{"app_id": s.cfg.AppID},
-		"debug_info":      map[string]any{"host": "slackfake", "approximate_connection_time": 3600},
-	}
-	if err := c.writeJSON(hello); err != nil {
+	if err := c.writeFrame(s.HelloFrame()); err != nil {
 		c.close()
 		return
 	}
@@ -159,30 +153,66 @@ const (
 // Mode connection and returns the envelope id to wait for with WaitAck.
 // Errors: no connection is open, the write failed.
 func (s *Server) SendEnvelope(typ string, payload []byte) (string, error) {
+	id, frame, err := s.EnvelopeFrame(typ, payload)
+	if err != nil {
+		return "", err
+	}
+	return id, s.SendRawEnvelope(frame)
+}
+
+// EnvelopeFrame returns the websocket frame SendEnvelope would send for
+// payload in an envelope of type typ, with a new envelope id. Errors:
+// payload is not JSON.
+func (s *Server) EnvelopeFrame(typ string, payload []byte) (id string, frame []byte, err error) {
 	if !json.Valid(payload) {
-		return "", errors.New("slackfake: envelope payload is not JSON")
+		return "", nil, errors.New("slackfake: envelope payload is not JSON")
 	}
 	s.mu.Lock()
-	if len(s.conns) == 0 {
-		s.mu.Unlock()
-		return "", errors.New("slackfake: no socket mode connection")
-	}
-	c := s.conns[len(s.conns)-1]
 	s.envSeq++
-	id := fmt.Sprintf("env-%04d-%s", s.envSeq, typ)
+	id = fmt.Sprintf("env-%04d-%s", s.envSeq, typ)
 	s.mu.Unlock()
-	env := map[string]any{
+	frame, err = json.Marshal(map[string]any{
 		"envelope_id":              id,
 		"type":                     typ,
 		"payload":                  json.RawMessage(payload),
 		"accepts_response_payload": typ != EnvelopeEventsAPI,
 		"retry_attempt":            0,
 		"retry_reason":             "",
+	})
+	return id, frame, err
+}
+
+// HelloFrame is the frame a new Socket Mode connection starts with.
+func (s *Server) HelloFrame() []byte {
+	b, _ := json.Marshal(map[string]any{
+		"type":            "hello",
+		"num_connections": 1,
+		"connection_info": map[string]any{"app_id": s.cfg.AppID},
+		"debug_info":      map[string]any{"host": "slackfake", "approximate_connection_time": 3600},
+	})
+	return b
+}
+
+// DisconnectFrame is the frame of [Server.Disconnect].
+func DisconnectFrame() []byte {
+	return []byte(`{"type":"disconnect","reason":"refresh_requested"}`)
+}
+
+// SendRawEnvelope sends frame, as it is (any bytes, JSON or not), as one
+// text message over the newest Socket Mode connection: for fuzzing the
+// client's frame parsing. Errors: no connection is open, the write failed.
+func (s *Server) SendRawEnvelope(frame []byte) error {
+	s.mu.Lock()
+	if len(s.conns) == 0 {
+		s.mu.Unlock()
+		return errors.New("slackfake: no socket mode connection")
 	}
-	if err := c.writeJSON(env); err != nil {
-		return "", fmt.Errorf("slackfake: send envelope: %w", err)
+	c := s.conns[len(s.conns)-1]
+	s.mu.Unlock()
+	if err := c.writeFrame(frame); err != nil {
+		return fmt.Errorf("slackfake: send envelope: %w", err)
 	}
-	return id, nil
+	return nil
 }
 
 // Disconnect asks every Socket Mode client to reconnect, as Slack does
@@ -192,7 +222,7 @@ func (s *Server) Disconnect() {
 	conns := slices.Clone(s.conns)
 	s.mu.Unlock()
 	for _, c := range conns {
-		_ = c.writeJSON(map[string]any{"type": "disconnect", "reason": "refresh_requested"})
+		_ = c.writeFrame(DisconnectFrame())
 	}
 }
 
