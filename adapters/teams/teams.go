@@ -191,9 +191,9 @@ const (
 	DefaultIssuer             = "https://api.botframework.com"
 	DefaultHTTPTimeout        = 10 * time.Second
 	DefaultHandleTimeout      = 30 * time.Second
-	DefaultCommitWait         = 10 * time.Second
-	DefaultWorkers            = 64
-	DefaultQueueSize          = 256
+	DefaultCommitWait         = workpool.DefaultCommitWait
+	DefaultWorkers            = workpool.DefaultWorkers
+	DefaultQueueSize          = workpool.DefaultQueueSize
 	DefaultMaxBodyBytes       = 256 << 10
 	DefaultTypingDelay        = time.Second
 	DefaultMaxAttempts        = 4
@@ -320,15 +320,8 @@ func (c Config) withDefaults() Config {
 	if c.HandleTimeout == 0 {
 		c.HandleTimeout = DefaultHandleTimeout
 	}
-	if c.CommitWait == 0 {
-		c.CommitWait = DefaultCommitWait
-	}
-	if c.Workers == 0 {
-		c.Workers = DefaultWorkers
-	}
-	if c.QueueSize == 0 {
-		c.QueueSize = DefaultQueueSize
-	}
+	p := workpool.Config{CommitWait: c.CommitWait, Workers: c.Workers, QueueSize: c.QueueSize}.WithDefaults()
+	c.CommitWait, c.Workers, c.QueueSize = p.CommitWait, p.Workers, p.QueueSize
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
 	}

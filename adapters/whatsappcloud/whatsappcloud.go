@@ -118,9 +118,9 @@ const (
 	DefaultHTTPTimeout       = 15 * time.Second
 	DefaultMaxBodyBytes      = 1 << 20
 	DefaultHandleTimeout     = 20 * time.Second
-	DefaultCommitWait        = 10 * time.Second
-	DefaultWorkers           = 64
-	DefaultQueueSize         = 256
+	DefaultCommitWait        = workpool.DefaultCommitWait
+	DefaultWorkers           = workpool.DefaultWorkers
+	DefaultQueueSize         = workpool.DefaultQueueSize
 	DefaultRecipientBurst    = 10
 	DefaultRecipientInterval = 6 * time.Second
 	DefaultMaxPaceWait       = 8 * time.Second
@@ -249,15 +249,8 @@ func (c Config) withDefaults() Config {
 	if c.HandleTimeout == 0 {
 		c.HandleTimeout = DefaultHandleTimeout
 	}
-	if c.CommitWait == 0 {
-		c.CommitWait = DefaultCommitWait
-	}
-	if c.Workers == 0 {
-		c.Workers = DefaultWorkers
-	}
-	if c.QueueSize == 0 {
-		c.QueueSize = DefaultQueueSize
-	}
+	p := workpool.Config{CommitWait: c.CommitWait, Workers: c.Workers, QueueSize: c.QueueSize}.WithDefaults()
+	c.CommitWait, c.Workers, c.QueueSize = p.CommitWait, p.Workers, p.QueueSize
 	if c.RecipientBurst == 0 {
 		c.RecipientBurst = DefaultRecipientBurst
 	}

@@ -20,6 +20,38 @@ import (
 	"time"
 )
 
+// Defaults of Config fields left zero.
+const (
+	DefaultCommitWait = 10 * time.Second
+	DefaultWorkers    = 64
+	DefaultQueueSize  = 256
+)
+
+// Config is the worker pool part of a door's configuration.
+type Config struct {
+	// CommitWait is how long a request waits for its work to be
+	// committed before the platform is answered (default 10s).
+	CommitWait time.Duration
+	// Workers is the number of jobs run at once (default 64); QueueSize
+	// how many more may wait for a worker (default 256).
+	Workers   int
+	QueueSize int
+}
+
+// WithDefaults returns c with the defaults for the fields left zero.
+func (c Config) WithDefaults() Config {
+	if c.CommitWait == 0 {
+		c.CommitWait = DefaultCommitWait
+	}
+	if c.Workers == 0 {
+		c.Workers = DefaultWorkers
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	return c
+}
+
 // Pool runs jobs on a fixed number of workers. Jobs wait in a bounded
 // queue; a full queue refuses new ones, so the platform retries later
 // instead of memory growing. Safe for concurrent use.

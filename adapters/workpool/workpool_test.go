@@ -113,3 +113,13 @@ func TestClose(t *testing.T) {
 		t.Fatalf("Close with an ended context = %v, want context.Canceled", err)
 	}
 }
+
+func TestConfigWithDefaults(t *testing.T) {
+	if got, want := (workpool.Config{}).WithDefaults(), (workpool.Config{CommitWait: 10 * time.Second, Workers: 64, QueueSize: 256}); got != want {
+		t.Fatalf("zero Config with defaults = %+v, want %+v", got, want)
+	}
+	set := workpool.Config{CommitWait: 3 * time.Second, Workers: 2, QueueSize: 5}
+	if got := set.WithDefaults(); got != set {
+		t.Fatalf("set Config with defaults = %+v, want it unchanged", got)
+	}
+}
