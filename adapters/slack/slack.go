@@ -396,7 +396,8 @@ func New(cfg Config, e engine, r conversation.Refs) (*Adapter, error) {
 		slack.OptionAPIURL(cfg.APIURL),
 		// Many workers post at once: keep their connections open
 		// (net/http keeps only 2 idle ones per host by default).
-		slack.OptionHTTPClient(&http.Client{Timeout: cfg.HTTPTimeout, Transport: keepAliveTransport(cfg.Workers)}),
+		// The answers to posts lose Slack's echo of the message (see skipEcho).
+		slack.OptionHTTPClient(&http.Client{Timeout: cfg.HTTPTimeout, Transport: skipEcho{next: keepAliveTransport(cfg.Workers)}}),
 	}
 	if cfg.AppToken != "" {
 		opts = append(opts, slack.OptionAppLevelToken(cfg.AppToken))
