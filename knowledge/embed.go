@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 
 	"github.com/philippgille/chromem-go"
 )
@@ -188,7 +189,12 @@ func (b *featureBag) addWords(words []word, withStop bool) {
 // vector hashes the features into HashDimensions signed buckets and
 // normalises the result.
 func (b *featureBag) vector() []float32 {
-	v := make([]float64, HashDimensions)
+	// The sums come from a pool: 8 KB on the stack would grow a fresh
+	// goroutine's stack (a copy) on every question.
+	buf := sums.Get().(*[HashDimensions]float64)
+	defer sums.Put(buf)
+	v := buf[:]
+	clear(v)
 	for _, f := range b.feats {
 		x := f.weight * (1 + math.Log(f.tf))
 		if f.hash>>63 == 1 {
@@ -210,6 +216,8 @@ func (b *featureBag) vector() []float32 {
 	}
 	return out
 }
+
+var sums = sync.Pool{New: func() any { return new([HashDimensions]float64) }}
 
 // runeStarts returns the byte offset of every rune of s and len(s).
 func runeStarts(s string) []int {
