@@ -141,6 +141,15 @@ func (s *Store) FinishOutbox(ctx context.Context, c conversation.OutboxClaim, de
 	// flight: a commit since the claim wrote a newer hint, so the
 	// compare-and-remove on the mark leaves its entry alone.
 	settle := c.Mark != "" && !c.More && !c.Busy && len(delivered) == len(c.Messages)
+	if settle && !s.cluster {
+		// One script for both on a standalone Redis.
+		keys = append(keys, s.backlog)
+		args = append(args[:1:1], append([]any{c.Key, c.Mark}, args[1:]...)...)
+		if err := s.batch.run(ctx, finishSettleScript, keys, args...).Err(); err != nil {
+			return fail("finish outbox", c.Key, err)
+		}
+		return nil
+	}
 	var cmd, st *redis.Cmd
 	if err := s.batch.do(ctx, func(pipe redis.Pipeliner) {
 		cmd = finishScript.EvalSha(ctx, pipe, keys, args...)

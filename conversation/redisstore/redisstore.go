@@ -61,6 +61,7 @@ type Store struct {
 	tickets   string // zset: conversation key → QueueRank of its open ticket
 	queueVer  string // counter: the ticket queue's version
 	batch     *batcher
+	cluster   bool // the client is a Cluster client: no script across slots
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -83,8 +84,9 @@ func New(client redis.UniversalClient, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("redisstore: %w", err)
 	}
 	cfg = cfg.withDefaults()
+	_, cluster := client.(*redis.ClusterClient)
 	return &Store{client: client, cfg: cfg, backlog: cfg.Prefix + ":outbox:backlog", tickets: cfg.Prefix + ":tickets",
-		queueVer: cfg.Prefix + ":tickets:version", batch: &batcher{client: client}}, nil
+		queueVer: cfg.Prefix + ":tickets:version", batch: &batcher{client: client}, cluster: cluster}, nil
 }
 
 // Client returns the store's Redis client, for health checks and tooling.

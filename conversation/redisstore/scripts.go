@@ -172,3 +172,20 @@ end
 if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
 return 0
 `)
+
+// finishSettleScript is finishScript and then settleScript in one script,
+// for a standalone Redis (on Cluster the backlog is in another slot).
+//
+//	KEYS  1 outbox  2 outbound messages  3 delivery lease  4 backlog
+//	ARGV  1 token  2 backlog member  3 its score read before, then the
+//	      delivered ids
+var finishSettleScript = redis.NewScript(`
+for i = 4, #ARGV do
+  redis.call('LREM', KEYS[1], 1, ARGV[i])
+  redis.call('HDEL', KEYS[2], ARGV[i])
+end
+if redis.call('GET', KEYS[3]) == ARGV[1] then redis.call('DEL', KEYS[3]) end
+local s = redis.call('ZSCORE', KEYS[4], ARGV[2])
+if s and tonumber(s) == tonumber(ARGV[3]) then redis.call('ZREM', KEYS[4], ARGV[2]) end
+return 0
+`)
