@@ -2,10 +2,12 @@ package slack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -110,4 +112,50 @@ func TestSkipEchoLargeAnswer(t *testing.T) {
 	if string(b) != big {
 		t.Fatalf("a %d-byte answer was changed to %d bytes", len(big), len(b))
 	}
+}
+
+// FuzzSkipEcho: whatever Slack answers to a post, withoutEcho never
+// panics, hands an answer without a top-level "message" on unchanged, and
+// otherwise returns a JSON object with the same fields but "message".
+func FuzzSkipEcho(f *testing.F) {
+	for _, seed := range []string{
+		`{"ok":true,"channel":"D01","ts":"1700000000.000100","message":{"type":"message","text":"hi","blocks":[{"type":"section","text":{"type":"mrkdwn","text":"hi"}}]}}`,
+		`{"ok":true,"channel":"D01","ts":"1.2","text":"new","message":{"text":"new"}}`,
+		`{"ok":false,"error":"channel_not_found"}`,
+		`{"ok":true,"message":null}`,
+		`{"message":1,"message":2}`,
+		`not json`, `[]`, `{}`, ``, `{"ok":true,"message":{"text":"\ud800"}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		out := withoutEcho(body)
+		var in map[string]json.RawMessage
+		echo := false
+		if err := json.Unmarshal(body, &in); err == nil {
+			_, echo = in["message"]
+		}
+		if !echo {
+			if string(out) != string(body) {
+				t.Fatalf("answer %q without a message field changed to %q", body, out)
+			}
+			return
+		}
+		var got map[string]json.RawMessage
+		if err := json.Unmarshal(out, &got); err != nil {
+			t.Fatalf("rewritten answer %q is not a JSON object: %v", out, err)
+		}
+		if _, ok := got["message"]; ok {
+			t.Fatalf("rewritten answer %q still has a message", out)
+		}
+		if len(got) != len(in)-1 {
+			t.Fatalf("answer %q has %d fields besides the message, the rewrite %q has %d", body, len(in)-1, out, len(got))
+		}
+		for k, v := range got {
+			var want, have any
+			if json.Unmarshal(in[k], &want) != nil || json.Unmarshal(v, &have) != nil || !reflect.DeepEqual(want, have) {
+				t.Fatalf("field %q: %s in the answer, %s in the rewrite", k, in[k], v)
+			}
+		}
+	})
 }
