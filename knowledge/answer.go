@@ -378,17 +378,8 @@ func oneEdit(a, b string) bool {
 	return string(ra[i:]) == string(rb[i+1:]) // inserted
 }
 
-// extract returns the part of content that answers best, its paragraphs
-// unwrapped: all of it when it fits in max characters; otherwise the paragraph (or list) matching most
-// terms plus its neighbours while they fit, in their original order, and
-// the first items or sentences of the next paragraph if there is room. A
-// paragraph that alone is too long is trimmed after a list item or sentence.
-func extract(content string, terms []string, alts [][]string, weights []float64, max int) string {
-	return extractFrom(analyseSection(content), terms, alts, weights, max)
-}
-
 // analysedSection is a section split into unwrapped paragraphs, each with
-// its length in characters and its terms: what extract needs of the
+// its length in characters and its terms: what extractFrom needs of the
 // content, whatever the question.
 type analysedSection struct {
 	whole  string
@@ -411,6 +402,12 @@ func analyseSection(content string) *analysedSection {
 	return s
 }
 
+// extractFrom returns the part of section s that answers best, its
+// paragraphs unwrapped: all of it when it fits in max characters; otherwise
+// the paragraph (or list) matching most terms plus its neighbours while they
+// fit, in their original order, and the first items or sentences of the next
+// paragraph if there is room. A paragraph that alone is too long is trimmed
+// after a list item or sentence.
 func extractFrom(s *analysedSection, terms []string, alts [][]string, weights []float64, max int) string {
 	if s.chars <= max {
 		return s.whole

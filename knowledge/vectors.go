@@ -331,12 +331,8 @@ func (t *topN) sorted() []vectorHit {
 	return out
 }
 
-// similarity returns the cosine of q and vector d.
-func (t vectorTable) similarity(q []float32, d int) float64 {
-	return t.cosine(q, norm(q), d)
-}
-
-// cosine is similarity for a q whose L2 norm (see norm) is qNorm.
+// cosine returns the cosine of q, whose L2 norm (see norm) is qNorm, and
+// vector d.
 func (t vectorTable) cosine(q []float32, qNorm float64, d int) float64 {
 	if d < 0 || d >= len(t.vals) || t.vals[d] == nil || qNorm == 0 {
 		return 0

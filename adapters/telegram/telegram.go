@@ -275,15 +275,8 @@ func (c Config) withDefaults() Config {
 	if c.HandleTimeout == 0 {
 		c.HandleTimeout = 25 * time.Second
 	}
-	if c.CommitWait == 0 {
-		c.CommitWait = 10 * time.Second
-	}
-	if c.Workers == 0 {
-		c.Workers = 64
-	}
-	if c.QueueSize == 0 {
-		c.QueueSize = 256
-	}
+	p := workpool.Config{CommitWait: c.CommitWait, Workers: c.Workers, QueueSize: c.QueueSize}.WithDefaults()
+	c.CommitWait, c.Workers, c.QueueSize = p.CommitWait, p.Workers, p.QueueSize
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 15 * time.Second
 	}
